@@ -1,0 +1,1 @@
+"""Value types every context shares: money, ids, clock, coordinates, cities."""
