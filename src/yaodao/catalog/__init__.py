@@ -1,0 +1,1 @@
+"""Drugs, pharmacies and stock."""
