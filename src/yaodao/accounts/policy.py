@@ -1,0 +1,132 @@
+"""The one access policy. Services ask it; routes never decide access themselves.
+
+Every action has the roles that may take it; scoped actions also require the resource to
+belong to the actor (their own record, their family, their pharmacy, their city).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from yaodao.accounts.model import Role
+from yaodao.kernel.errors import NotAuthenticated, PermissionDenied
+
+
+class Action(enum.StrEnum):
+    CATALOG_READ = "catalog:read"
+    CATALOG_WRITE = "catalog:write"
+    CITY_READ = "city:read"
+    CITY_WRITE = "city:write"
+    PHARMACY_READ = "pharmacy:read"
+    PHARMACY_CREATE = "pharmacy:create"
+    PHARMACY_UPDATE = "pharmacy:update"
+    STOCK_READ = "stock:read"
+    STOCK_WRITE = "stock:write"
+    USER_ADMIN = "user:admin"
+    PROFILE_READ = "profile:read"  # a patient's own profile (health data)
+    PROFILE_WRITE = "profile:write"
+    FAMILY_READ = "family:read"
+    FAMILY_WRITE = "family:write"
+    ADDRESS_READ = "address:read"
+    ADDRESS_WRITE = "address:write"
+    AUDIT_READ = "audit:read"
+
+
+R = Role
+_ALLOWED: dict[Action, frozenset[Role]] = {
+    Action.CATALOG_READ: frozenset({R.ADMIN, R.OPERATOR, R.PHARMACIST, R.STORE_STAFF}),
+    Action.CATALOG_WRITE: frozenset({R.ADMIN}),
+    Action.CITY_READ: frozenset({R.ADMIN, R.OPERATOR}),
+    Action.CITY_WRITE: frozenset({R.ADMIN}),
+    Action.PHARMACY_READ: frozenset({R.ADMIN, R.OPERATOR, R.PHARMACIST, R.STORE_STAFF}),
+    Action.PHARMACY_CREATE: frozenset({R.ADMIN}),
+    Action.PHARMACY_UPDATE: frozenset({R.ADMIN, R.OPERATOR}),
+    Action.STOCK_READ: frozenset({R.ADMIN, R.OPERATOR, R.PHARMACIST, R.STORE_STAFF}),
+    Action.STOCK_WRITE: frozenset({R.ADMIN, R.STORE_STAFF}),
+    Action.USER_ADMIN: frozenset({R.ADMIN}),
+    Action.PROFILE_READ: frozenset({R.PATIENT}),
+    Action.PROFILE_WRITE: frozenset({R.PATIENT}),
+    Action.FAMILY_READ: frozenset({R.PATIENT}),
+    Action.FAMILY_WRITE: frozenset({R.PATIENT}),
+    Action.ADDRESS_READ: frozenset({R.PATIENT}),
+    Action.ADDRESS_WRITE: frozenset({R.PATIENT}),
+    Action.AUDIT_READ: frozenset({R.ADMIN}),
+}
+
+# Roles whose access to these actions is limited to resources of their own pharmacy / city.
+_PHARMACY_SCOPED = frozenset({R.PHARMACIST, R.STORE_STAFF})
+_CITY_SCOPED = frozenset({R.OPERATOR})
+_OWNER_SCOPED = frozenset(
+    {
+        Action.PROFILE_READ,
+        Action.PROFILE_WRITE,
+        Action.FAMILY_READ,
+        Action.FAMILY_WRITE,
+        Action.ADDRESS_READ,
+        Action.ADDRESS_WRITE,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is asking: a signed-in user, or nobody (``user_id`` None)."""
+
+    user_id: str | None
+    roles: frozenset[Role] = frozenset()
+    pharmacy_id: str | None = None
+    city_id: str | None = None
+    request_id: str | None = None
+    ip: str | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        return self.user_id is not None
+
+    @property
+    def roles_text(self) -> str:
+        return ",".join(sorted(self.roles))
+
+
+ANONYMOUS = Actor(user_id=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a resource belongs to, for scoped checks; None fields mean 'not scoped that way'."""
+
+    owner_id: str | None = None
+    pharmacy_id: str | None = None
+    city_id: str | None = None
+
+
+def allowed(actor: Actor, action: Action, scope: Scope | None = None) -> bool:
+    granting = actor.roles & _ALLOWED[action]
+    if not granting:
+        return False
+    if scope is None:
+        return True
+    for role in granting:
+        if action in _OWNER_SCOPED:
+            if scope.owner_id is not None and scope.owner_id == actor.user_id:
+                return True
+            continue
+        if role in _PHARMACY_SCOPED and scope.pharmacy_id is not None:
+            if scope.pharmacy_id == actor.pharmacy_id:
+                return True
+            continue
+        if role in _CITY_SCOPED and scope.city_id is not None and actor.city_id is not None:
+            if scope.city_id == actor.city_id:
+                return True
+            continue
+        return True
+    return False
+
+
+def authorize(actor: Actor, action: Action, scope: Scope | None = None) -> None:
+    """Raise unless ``actor`` may take ``action`` on a resource with ``scope``."""
+    if not actor.authenticated:
+        raise NotAuthenticated("sign in first")
+    if not allowed(actor, action, scope):
+        raise PermissionDenied(f"your role may not {action.value.replace(':', ' ')} here")
