@@ -1,0 +1,1 @@
+"""Dispatch: couriers, the delivery promise, travel times, the planner and tracking."""

@@ -1,0 +1,1 @@
+"""Search: query analysis, retrieval, nearby availability, ranking and the landing page model."""

@@ -1,0 +1,485 @@
+"""Nearby availability: which open pharmacies can deliver this basket here within the promise.
+
+One definition, shared by both implementations below: a pharmacy offers the basket at
+address A at time T when
+
+* it is open at T in city-local time (``Pharmacy.is_open_at``, which also needs ``active``);
+* it has every basket line in stock, in the asked number of packs, by itself (no splitting);
+* ETA = prep_minutes + travel minutes + handover_minutes, rounded up to whole minutes, is
+  within the horizon: the city's promise at T (30 min by day, 60 at night) unless the caller
+  passes ``promise_minutes`` explicitly.
+
+Offers are sorted by ETA, then distance, then pharmacy id, and cut to ``max_results``. Each
+offer also says whether it keeps the city's own promise at T (``within_promise``), so the
+landing page can ask with ``promise_minutes=60`` by day and say "nothing in 30 min, 3 within
+60" from one answer.
+
+An address outside the city's service area raises :class:`OutsideServiceArea` (a
+``DomainError``, code ``outside_service_area``; the web layer answers "outside the service
+area") rather than returning ``[]``: "we do not deliver there" and "nothing is in stock
+nearby" are different answers.
+
+``scan_availability`` is the brute-force oracle: it loops over every pharmacy and is what
+the tests and the benchmark compare ``AvailabilityIndex.query`` against.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, time
+from typing import Any
+
+import h3.api.basic_int as h3int
+import shapely
+
+from yaodao.catalog.model import Pharmacy, StockLevel
+from yaodao.dispatch.travel import TravelTimes
+from yaodao.kernel.city import City
+from yaodao.kernel.errors import DomainError, NotFound, ValidationFailed
+from yaodao.kernel.geo import EARTH_RADIUS_KM, LatLng, haversine_km
+
+StockTable = Mapping[str, Mapping[str, int]]  # pharmacy id -> product id -> available packs
+
+# Points closer than this (in degrees, about 1 cm) to the service-area boundary are decided by
+# the pure kernel check, so the shapely fast path never disagrees with City.contains.
+_EDGE_BAND_DEG = 1e-7
+# Safety factor on the H3 disk radius, for the grid's distortion between sampled cells.
+_DISK_MARGIN = 1.1
+# Skip the H3 disk when it has more cells than this many per candidate pharmacy.
+_DISK_CELLS_PER_HOLDER = 8
+_MAX_HORIZON_MINUTES = 24 * 60
+
+
+class OutsideServiceArea(DomainError):
+    """The address is outside the city's service area: we do not deliver there."""
+
+    code = "outside_service_area"
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityParams:
+    h3_resolution: int = 7  # cell size of the spatial buckets (res 7: edges of about 1.4 km)
+    handover_minutes: int = 5  # courier pickup at the counter plus handover at the door
+    max_results: int = 20
+
+    def __post_init__(self) -> None:
+        if not _is_int(self.h3_resolution) or not 0 <= self.h3_resolution <= 15:
+            raise ValueError(f"h3_resolution must be an integer between 0 and 15, got {self.h3_resolution!r}.")
+        if not _is_int(self.handover_minutes) or not 0 <= self.handover_minutes <= 120:
+            raise ValueError(f"handover_minutes must be an integer between 0 and 120, got {self.handover_minutes!r}.")
+        if not _is_int(self.max_results) or not 1 <= self.max_results <= 1000:
+            raise ValueError(f"max_results must be an integer between 1 and 1000, got {self.max_results!r}.")
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    pharmacy_id: str
+    eta_minutes: int  # prep + travel + handover, rounded up
+    distance_km: float  # great-circle, pharmacy to address
+    open_24h: bool
+    promise_minutes: int  # the city's promise at the time asked, whatever horizon was asked
+    within_promise: bool  # eta_minutes <= promise_minutes
+
+
+def stock_table(stock_levels: Iterable[StockLevel]) -> dict[str, dict[str, int]]:
+    """Fold stock rows into {pharmacy_id: {product_id: available}}; a later row wins."""
+    table: dict[str, dict[str, int]] = {}
+    for level in stock_levels:
+        table.setdefault(level.pharmacy_id, {})[level.product_id] = level.available
+    return table
+
+
+def scan_availability(
+    *,
+    city: City,
+    pharmacies: Sequence[Pharmacy],
+    stock: StockTable,
+    travel: TravelTimes,
+    params: AvailabilityParams,
+    address: LatLng,
+    basket: Mapping[str, int],
+    at: datetime,
+    promise_minutes: int | None = None,
+) -> list[Offer]:
+    """The brute-force answer: every pharmacy checked against the definition, in order."""
+    lines = _basket_lines(basket)
+    _check_horizon(promise_minutes)
+    _check_network(city, pharmacies)
+    if not city.contains(address):
+        raise OutsideServiceArea(f"{address} is outside the service area of {city.id}", field="address")
+    local = city.local(at).time()
+    promise = city.promise_minutes(at)
+    horizon = promise if promise_minutes is None else promise_minutes
+    offers: list[Offer] = []
+    for pharmacy in pharmacies:
+        if not pharmacy.is_open_at(local):
+            continue
+        held = stock.get(pharmacy.id, {})
+        if any(held.get(product_id, 0) < packs for product_id, packs in lines):
+            continue
+        offer = _offer(pharmacy, address, at, travel, params.handover_minutes, horizon, promise)
+        if offer is not None:
+            offers.append(offer)
+    return _best(offers, params.max_results)
+
+
+class AvailabilityIndex:
+    """An in-memory index of one city's pharmacies and stock, answering like the scan.
+
+    Pharmacies are bucketed by H3 cell; stock is held per pharmacy ({product: packs > 0}) and
+    per product (the set of pharmacies holding it). A query intersects the holder sets of the
+    basket's lines, keeps those in the H3 disk that covers everything reachable in time (the
+    radius is ``travel.max_reach_km`` of the longest possible ride: horizon - handover - the
+    smallest prep time), then applies the exact checks. ``update_stock`` and
+    ``set_pharmacy_active`` follow changes without a rebuild; changes to the pharmacies
+    themselves (location, hours, prep time, new stores) need a rebuild.
+
+    Writes are meant for one writer (the stock-event handler); a query works on sets it builds
+    itself, so a concurrent write never breaks it: the write is simply seen or not.
+    """
+
+    def __init__(
+        self,
+        *,
+        city: City,
+        pharmacies: Sequence[Pharmacy],
+        stock: StockTable,
+        travel: TravelTimes,
+        params: AvailabilityParams,
+    ) -> None:
+        """Use :meth:`build`."""
+        _check_network(city, pharmacies)
+        self._city = city
+        self._travel = travel
+        self._params = params
+        res = params.h3_resolution
+        # Copies: the index owns its view, changed only through its own methods.
+        self._pharmacies: list[Pharmacy] = [replace(p) for p in pharmacies]
+        self._index_of: dict[str, int] = {p.id: i for i, p in enumerate(self._pharmacies)}
+        self._lat: list[float] = [p.location.lat for p in self._pharmacies]
+        self._lng: list[float] = [p.location.lng for p in self._pharmacies]
+        self._cell_of: list[int] = [
+            int(h3int.latlng_to_cell(p.location.lat, p.location.lng, res)) for p in self._pharmacies
+        ]
+        self._buckets: dict[int, list[int]] = {}
+        for i, cell in enumerate(self._cell_of):
+            self._buckets.setdefault(cell, []).append(i)
+        self._stock: list[dict[str, int]] = []
+        self._holders: dict[str, set[int]] = {}
+        for i, p in enumerate(self._pharmacies):
+            held = {product_id: packs for product_id, packs in stock.get(p.id, {}).items() if packs > 0}
+            self._stock.append(held)
+            for product_id in held:
+                self._holders.setdefault(product_id, set()).add(i)
+        # Any pharmacy, active or not: a bound that never needs updating.
+        self._min_prep = min((p.prep_minutes for p in self._pharmacies), default=0)
+        self._circumradius_km, self._spacing_km = _cell_metrics(city, self._buckets, res)
+        self._inner: Any
+        self._outer: Any
+        self._inner, self._outer = _fast_area(city)  # None, None: always the kernel check
+
+    @classmethod
+    def build(
+        cls,
+        city: City,
+        pharmacies: Sequence[Pharmacy],
+        stock_levels: Iterable[StockLevel],
+        travel: TravelTimes,
+        params: AvailabilityParams | None = None,
+    ) -> AvailabilityIndex:
+        return cls(
+            city=city,
+            pharmacies=pharmacies,
+            stock=stock_table(stock_levels),
+            travel=travel,
+            params=params or AvailabilityParams(),
+        )
+
+    @property
+    def city(self) -> City:
+        return self._city
+
+    @property
+    def params(self) -> AvailabilityParams:
+        return self._params
+
+    def __len__(self) -> int:
+        return len(self._pharmacies)
+
+    def contains(self, address: LatLng) -> bool:
+        """City.contains, answered by shapely except within about 1 cm of the boundary."""
+        if self._inner is None or self._outer is None:
+            return self._city.contains(address)
+        if shapely.contains_xy(self._inner, address.lng, address.lat):
+            return True
+        if not shapely.contains_xy(self._outer, address.lng, address.lat):
+            return False
+        return self._city.contains(address)
+
+    def query(
+        self,
+        address: LatLng,
+        basket: Mapping[str, int],
+        at: datetime,
+        *,
+        promise_minutes: int | None = None,
+    ) -> list[Offer]:
+        """The offers for ``basket`` at ``address`` at ``at``; see the module docstring."""
+        lines = _basket_lines(basket)
+        _check_horizon(promise_minutes)
+        if not self.contains(address):
+            raise OutsideServiceArea(f"{address} is outside the service area of {self._city.id}", field="address")
+        local = self._city.local(at).time()
+        promise = self._city.promise_minutes(at)
+        horizon = promise if promise_minutes is None else promise_minutes
+        budget = horizon - self._params.handover_minutes - self._min_prep  # the most any ride may take
+        if budget < 0:
+            return []
+        holder_sets = []
+        for product_id, _ in lines:
+            holders = self._holders.get(product_id)
+            if not holders:
+                return []
+            holder_sets.append(holders)
+        holder_sets.sort(key=len)
+        # In C, smallest set first: the pharmacies that hold at least one pack of every line.
+        holding = holder_sets[0].intersection(*holder_sets[1:])
+        reach_km = self._travel.max_reach_km(budget, at)
+        candidates = self._near(address, reach_km, holding)
+        return self._exact(candidates, lines, address, at, local, horizon, promise, reach_km)
+
+    def update_stock(self, pharmacy_id: str, product_id: str, available: int) -> None:
+        """Set the available packs of one product in one pharmacy (0 or less: none)."""
+        i = self._position(pharmacy_id)
+        held = self._stock[i]
+        if available > 0:
+            held[product_id] = available
+            self._holders.setdefault(product_id, set()).add(i)
+        else:
+            held.pop(product_id, None)
+            holders = self._holders.get(product_id)
+            if holders is not None:
+                holders.discard(i)
+
+    def set_pharmacy_active(self, pharmacy_id: str, active: bool) -> None:
+        """Take a pharmacy off (or back on) the platform; hours still apply when active."""
+        i = self._position(pharmacy_id)
+        self._pharmacies[i] = replace(self._pharmacies[i], active=active)
+
+    def _position(self, pharmacy_id: str) -> int:
+        try:
+            return self._index_of[pharmacy_id]
+        except KeyError:
+            raise NotFound(f"pharmacy {pharmacy_id!r} is not in this index", field="pharmacy_id") from None
+
+    def _near(self, address: LatLng, reach_km: float, holders: set[int]) -> Iterable[int]:
+        """``holders`` whose H3 cell is in the disk that covers ``reach_km`` around the address.
+
+        A pharmacy within reach_km of the address lies in a cell whose centre is at most
+        reach_km + 2R from the centre of the address's cell (R: the largest cell circumradius).
+        Cells at grid distance k + 1 have centres at least (k + 1) * s * sqrt(3) / 2 away
+        (s: the spacing between neighbouring centres), so k = ceil((reach_km + 2R) /
+        (s * sqrt(3) / 2)) is enough. R and s are measured over the city in build(), and a 10%
+        margin covers the grid's distortion between the sampled cells.
+        """
+        k = math.ceil(_DISK_MARGIN * (reach_km + 2 * self._circumradius_km) / (self._spacing_km * math.sqrt(3) / 2))
+        if 3 * k * (k + 1) + 1 > _DISK_CELLS_PER_HOLDER * len(holders):
+            # Looking a cell up costs a small fraction of checking a pharmacy exactly; past this
+            # ratio the disk costs more than it can save (at night it often spans the city).
+            return holders
+        origin = h3int.latlng_to_cell(address.lat, address.lng, self._params.h3_resolution)
+        cells = h3int.grid_disk(origin, k)
+        buckets = self._buckets
+        if len(cells) < len(holders):
+            return [i for cell in cells for i in buckets.get(cell, ()) if i in holders]
+        near = set(cells)
+        cell_of = self._cell_of
+        return [i for i in holders if cell_of[i] in near]
+
+    def _exact(
+        self,
+        candidates: Iterable[int],
+        lines: tuple[tuple[str, int], ...],
+        address: LatLng,
+        at: datetime,
+        local: time,
+        horizon: int,
+        promise: int,
+        reach_km: float,
+    ) -> list[Offer]:
+        """The definition's checks, cheapest first, on pharmacies holding a pack of every line.
+
+        Same arithmetic as :func:`_offer`, but an Offer is only built for the pharmacies that
+        make the cut; and no ride is asked for beyond ``reach_km`` (the TravelTimes contract
+        says it cannot be within the budget).
+        """
+        pharmacies, stock, travel = self._pharmacies, self._stock, self._travel
+        lats, lngs = self._lat, self._lng
+        handover = self._params.handover_minutes
+        multi = tuple((product_id, packs) for product_id, packs in lines if packs > 1)
+        lat0, lng0 = address.lat, address.lng
+        dlat, dlng = _degree_box(address, reach_km)
+        found: list[tuple[int, float, str, bool]] = []
+        for i in candidates:
+            if abs(lats[i] - lat0) > dlat or abs((lngs[i] - lng0 + 180.0) % 360.0 - 180.0) > dlng:
+                continue  # outside the box around the reach circle: cheaper than haversine
+            pharmacy = pharmacies[i]
+            if not pharmacy.is_open_at(local):
+                continue
+            if multi:
+                held = stock[i]
+                if any(held.get(product_id, 0) < packs for product_id, packs in multi):
+                    continue
+            distance = haversine_km(pharmacy.location, address)
+            if distance > reach_km:
+                continue
+            eta = _eta(pharmacy, travel.minutes(pharmacy.location, address, at), handover)
+            if eta is not None and eta <= horizon:
+                found.append((eta, distance, pharmacy.id, pharmacy.open_24h))
+        found.sort()  # ids are unique: (eta, distance, id) decides, as in _best
+        return [
+            Offer(
+                pharmacy_id=pharmacy_id,
+                eta_minutes=eta,
+                distance_km=distance,
+                open_24h=open_24h,
+                promise_minutes=promise,
+                within_promise=eta <= promise,
+            )
+            for eta, distance, pharmacy_id, open_24h in found[: self._params.max_results]
+        ]
+
+
+def _offer(
+    pharmacy: Pharmacy,
+    address: LatLng,
+    at: datetime,
+    travel: TravelTimes,
+    handover_minutes: int,
+    horizon: int,
+    promise: int,
+) -> Offer | None:
+    """The offer of one open pharmacy holding the basket, or None when it is too far."""
+    eta = _eta(pharmacy, travel.minutes(pharmacy.location, address, at), handover_minutes)
+    if eta is None or eta > horizon:
+        return None
+    return Offer(
+        pharmacy_id=pharmacy.id,
+        eta_minutes=eta,
+        distance_km=haversine_km(pharmacy.location, address),
+        open_24h=pharmacy.open_24h,
+        promise_minutes=promise,
+        within_promise=eta <= promise,
+    )
+
+
+def _degree_box(centre: LatLng, radius_km: float) -> tuple[float, float]:
+    """Half-sizes (dlat, dlng) in degrees of a box holding every point within radius_km.
+
+    Latitude: a great circle is never shorter than its north-south component. Longitude: the
+    widest point of a spherical cap of angular radius r is asin(sin r / cos lat) away; when
+    the cap reaches a pole every longitude is in. Margins absorb floating-point rounding.
+    """
+    r = radius_km / EARTH_RADIUS_KM
+    dlat = math.degrees(r) * (1 + 1e-9) + 1e-12
+    cos_lat = math.cos(math.radians(centre.lat))
+    if r >= math.pi / 2 or math.sin(r) >= cos_lat:
+        return dlat, 360.0
+    return dlat, math.degrees(math.asin(math.sin(r) / cos_lat)) * (1 + 1e-9) + 1e-12
+
+
+def _eta(pharmacy: Pharmacy, ride_minutes: float, handover_minutes: int) -> int | None:
+    """prep + ride + handover, rounded up to whole minutes; None when unreachable."""
+    if not math.isfinite(ride_minutes):
+        return None
+    return math.ceil(pharmacy.prep_minutes + ride_minutes + handover_minutes)
+
+
+def _best(offers: list[Offer], limit: int) -> list[Offer]:
+    offers.sort(key=lambda o: (o.eta_minutes, o.distance_km, o.pharmacy_id))
+    return offers[:limit]
+
+
+def _basket_lines(basket: Mapping[str, int]) -> tuple[tuple[str, int], ...]:
+    if not basket:
+        raise ValidationFailed("basket must hold at least one product", field="basket")
+    for product_id, packs in basket.items():
+        if not _is_int(packs) or packs < 1:
+            raise ValidationFailed(f"basket[{product_id!r}] must be a whole number of packs >= 1", field="basket")
+    return tuple(basket.items())
+
+
+def _check_horizon(promise_minutes: int | None) -> None:
+    if promise_minutes is not None and (
+        not _is_int(promise_minutes) or not 1 <= promise_minutes <= _MAX_HORIZON_MINUTES
+    ):
+        raise ValidationFailed(
+            f"promise_minutes must be a whole number of minutes between 1 and {_MAX_HORIZON_MINUTES}",
+            field="promise_minutes",
+        )
+
+
+def _check_network(city: City, pharmacies: Sequence[Pharmacy]) -> None:
+    seen: set[str] = set()
+    for p in pharmacies:
+        if p.city_id != city.id:
+            raise ValidationFailed(f"pharmacy {p.id!r} belongs to {p.city_id!r}, not {city.id!r}", field="pharmacies")
+        if p.id in seen:
+            raise ValidationFailed(f"pharmacy {p.id!r} appears twice", field="pharmacies")
+        seen.add(p.id)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _cell_metrics(city: City, buckets: Mapping[int, object], res: int) -> tuple[float, float]:
+    """(largest circumradius, smallest neighbour spacing) in km over the city's H3 cells.
+
+    Measured on the occupied cells and on a 9 x 9 grid of points over the service area's
+    bounding box, since cell sizes vary across the globe (not much across a city).
+    """
+    min_lng, min_lat, max_lng, max_lat = _bbox(city)
+    cells = set(buckets)
+    for a in range(9):
+        for b in range(9):
+            lat = min_lat + (max_lat - min_lat) * a / 8
+            lng = min_lng + (max_lng - min_lng) * b / 8
+            cells.add(int(h3int.latlng_to_cell(lat, lng, res)))
+    radius, spacing = 0.0, math.inf
+    for cell in cells:
+        centre = _latlng(h3int.cell_to_latlng(cell))
+        for vertex in h3int.cell_to_boundary(cell):
+            radius = max(radius, haversine_km(centre, _latlng(vertex)))
+        for neighbour in h3int.grid_ring(cell, 1):
+            spacing = min(spacing, haversine_km(centre, _latlng(h3int.cell_to_latlng(neighbour))))
+    return radius, spacing
+
+
+def _bbox(city: City) -> tuple[float, float, float, float]:
+    lngs = [lng for ring in city.service_area for lng, _ in ring]
+    lats = [lat for ring in city.service_area for _, lat in ring]
+    return min(lngs), min(lats), max(lngs), max(lats)
+
+
+def _latlng(pair: Any) -> LatLng:
+    return LatLng(float(pair[0]), float(pair[1]))
+
+
+def _fast_area(city: City) -> tuple[Any, Any]:
+    """Prepared shapely polygons just inside and just outside the service area.
+
+    Only for valid rings: for a self-intersecting ring shapely and the kernel's ray casting
+    may disagree, so such cities always take the kernel path.
+    """
+    polygons = [shapely.Polygon(ring) for ring in city.service_area]
+    if not all(shapely.is_valid(p) for p in polygons):
+        return None, None
+    area = shapely.union_all(polygons)
+    inner = shapely.buffer(area, -_EDGE_BAND_DEG)
+    outer = shapely.buffer(area, _EDGE_BAND_DEG)
+    shapely.prepare(inner)
+    shapely.prepare(outer)
+    return inner, outer
