@@ -1,0 +1,1 @@
+"""Adapters: they implement the ports that the domain and services declare."""

@@ -1,0 +1,1 @@
+"""SQL persistence: tables, engine set-up, repositories, the unit of work, migrations."""

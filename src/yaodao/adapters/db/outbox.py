@@ -1,0 +1,89 @@
+"""The outbox relay: publishes committed events to the bus, at least once, in order.
+
+Several relays may share the table: on PostgreSQL ``FOR UPDATE SKIP LOCKED`` hands each
+row to one of them; on SQLite ``BEGIN IMMEDIATE`` serialises them. Handlers must be
+idempotent (they may see an event again after a crash between publish and mark).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine, select, update
+
+from yaodao.adapters.db import tables as t
+from yaodao.kernel.clock import Clock
+from yaodao.messagebus import MessageBus
+
+log = structlog.get_logger(__name__)
+
+
+class OutboxRelay:
+    def __init__(self, engine: Engine, bus: MessageBus, clock: Clock, *, batch_size: int = 200) -> None:
+        self._engine = engine
+        self._bus = bus
+        self._clock = clock
+        self._batch = batch_size
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def drain(self) -> int:
+        """Publish every unpublished event; returns how many were published."""
+        total = 0
+        while True:
+            n = self._publish_batch()
+            total += n
+            if n < self._batch:
+                return total
+
+    def _publish_batch(self) -> int:
+        with self._engine.begin() as conn:
+            stmt = (
+                select(t.outbox.c.id, t.outbox.c.event_id, t.outbox.c.topic, t.outbox.c.city_id, t.outbox.c.payload)
+                .where(t.outbox.c.published_at.is_(None))
+                .order_by(t.outbox.c.id)
+                .limit(self._batch)
+            )
+            if conn.dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            rows = conn.execute(stmt).mappings().all()
+            for row in rows:
+                message: dict[str, Any] = {
+                    "event_id": row["event_id"],
+                    "topic": row["topic"],
+                    "city_id": row["city_id"],
+                    "payload": row["payload"],
+                }
+                self._bus.publish(message)
+            if rows:
+                conn.execute(
+                    update(t.outbox)
+                    .where(t.outbox.c.id.in_([r["id"] for r in rows]))
+                    .values(published_at=self._clock.now(), attempts=t.outbox.c.attempts + 1)
+                )
+            return len(rows)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self, interval_s: float = 1.0) -> None:
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.drain()
+                except Exception:  # keep relaying after a transient database error
+                    log.exception("outbox_relay_failed")
+                self._wake.wait(interval_s)
+                self._wake.clear()
+
+        self._thread = threading.Thread(target=loop, name="outbox-relay", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(5)

@@ -1,0 +1,129 @@
+"""The unit of work: one transaction, its repositories, and the events it will publish.
+
+Events go to the outbox table inside the same transaction as the change they describe;
+the relay publishes them only after commit (see ``outbox.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+
+from sqlalchemy import Connection, Engine, insert
+
+from yaodao.accounts.model import AuditRecord
+from yaodao.adapters.db import tables as t
+from yaodao.adapters.db.accounts_repo import (
+    AddressRepository,
+    AuditRepository,
+    FamilyRepository,
+    TokenRepository,
+    UserRepository,
+)
+from yaodao.adapters.db.catalog_repo import CityRepository, PharmacyRepository, ProductRepository, StockRepository
+from yaodao.adapters.db.engine import READ_ONLY
+from yaodao.kernel.clock import Clock
+from yaodao.kernel.events import Event
+
+
+class UnitOfWork:
+    conn: Connection
+    products: ProductRepository
+    pharmacies: PharmacyRepository
+    stock: StockRepository
+    cities: CityRepository
+    users: UserRepository
+    tokens: TokenRepository
+    family: FamilyRepository
+    addresses: AddressRepository
+    audit_log: AuditRepository
+
+    def __init__(
+        self, engine: Engine, clock: Clock, *, read_only: bool = False, after_commit: Callable[[], None] | None = None
+    ) -> None:
+        self._engine = engine
+        self.clock = clock
+        self._read_only = read_only
+        self._after_commit = after_commit
+        self._events: list[Event] = []
+        self._committed = False
+        self._separate_audits: list[AuditRecord] = []
+
+    def __enter__(self) -> UnitOfWork:
+        self.conn = self._engine.connect()
+        if self._read_only:
+            self.conn.info[READ_ONLY] = True
+        self._tx = self.conn.begin()
+        self.products = ProductRepository(self.conn)
+        self.pharmacies = PharmacyRepository(self.conn)
+        self.stock = StockRepository(self.conn)
+        self.cities = CityRepository(self.conn)
+        self.users = UserRepository(self.conn)
+        self.tokens = TokenRepository(self.conn)
+        self.family = FamilyRepository(self.conn)
+        self.addresses = AddressRepository(self.conn)
+        self.audit_log = AuditRepository(self.conn)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if self._tx.is_active:
+                self._tx.rollback()
+        finally:
+            self.conn.info.pop(READ_ONLY, None)
+            self.conn.close()
+        if self._separate_audits:
+            # Written once this transaction is over: SQLite allows one writer, and the record
+            # must survive the rollback of the request it describes.
+            records, self._separate_audits = self._separate_audits, []
+            with self._engine.begin() as conn:
+                repo = AuditRepository(conn)
+                for record in records:
+                    repo.append(record)
+
+    def emit(self, event: Event) -> None:
+        self._events.append(event)
+
+    def audit(self, record: AuditRecord) -> None:
+        """Audit inside this transaction: the record stands or falls with the change it describes."""
+        self.audit_log.append(record)
+
+    def audit_now(self, record: AuditRecord) -> None:
+        """Audit in a transaction of its own, e.g. a denied access whose request will roll back.
+
+        The record is written when this unit of work ends, whether it commits or not.
+        """
+        self._separate_audits.append(record)
+
+    def commit(self) -> None:
+        if self._events:
+            now = self.clock.now()
+            self.conn.execute(
+                insert(t.outbox),
+                [
+                    {
+                        "event_id": e.event_id,
+                        "topic": e.topic,
+                        "city_id": e.city_id,
+                        "payload": e.payload(),
+                        "created_at": now,
+                        "attempts": 0,
+                    }
+                    for e in self._events
+                ],
+            )
+        self._tx.commit()
+        self._committed = True
+        had_events = bool(self._events)
+        self._events.clear()
+        if had_events and self._after_commit is not None:
+            self._after_commit()
+
+    def rollback(self) -> None:
+        self._tx.rollback()
+        self._events.clear()
+
+
+UowFactory = Callable[..., UnitOfWork]

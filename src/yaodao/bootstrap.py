@@ -1,0 +1,158 @@
+"""The one composition root: settings in, wired adapters and services out."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine
+
+from yaodao.adapters.db.engine import build_engine
+from yaodao.adapters.db.outbox import OutboxRelay
+from yaodao.adapters.db.uow import UnitOfWork
+from yaodao.adapters.passwords import Argon2Passwords
+from yaodao.cities import load_city_from_dir
+from yaodao.dispatch.travel import HaversineTravelTimes
+from yaodao.kernel.city import City, city_from_data
+from yaodao.kernel.clock import Clock, SystemClock
+from yaodao.messagebus import Message, MessageBus
+from yaodao.search.availability import AvailabilityIndex, AvailabilityParams
+from yaodao.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class DbCityRegistry:
+    """Cities as stored in the database (plus YAODAO_CITY_DIRS), cached until a CitySaved event."""
+
+    def __init__(self, uow_factory: Callable[..., UnitOfWork], extra: dict[str, City]) -> None:
+        self._uow = uow_factory
+        self._extra = extra
+        self._cache: dict[str, City] = {}
+        self._lock = threading.Lock()
+
+    def get(self, city_id: str) -> City | None:
+        with self._lock:
+            if city_id in self._cache:
+                return self._cache[city_id]
+        with self._uow(read_only=True) as uow:
+            found = uow.cities.get_data(city_id)
+        city = city_from_data(found[0], found[1]) if found else self._extra.get(city_id)
+        if city is not None:
+            with self._lock:
+                self._cache[city_id] = city
+        return city
+
+    def ids(self) -> list[str]:
+        with self._uow(read_only=True) as uow:
+            return sorted(set(uow.cities.ids()) | set(self._extra))
+
+    def forget(self, city_id: str | None = None) -> None:
+        with self._lock:
+            if city_id is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(city_id, None)
+
+
+class AvailabilityCache:
+    """One in-memory availability index per city, built on first use and kept fresh by events."""
+
+    def __init__(self, uow_factory: Callable[..., UnitOfWork], cities: DbCityRegistry, params: AvailabilityParams):
+        self._uow = uow_factory
+        self._cities = cities
+        self._params = params
+        self._indexes: dict[str, AvailabilityIndex] = {}
+        self._lock = threading.Lock()
+
+    def index(self, city_id: str) -> AvailabilityIndex | None:
+        with self._lock:
+            found = self._indexes.get(city_id)
+            if found is not None:
+                return found
+            city = self._cities.get(city_id)
+            if city is None:
+                return None
+            with self._uow(read_only=True) as uow:
+                pharmacies = uow.pharmacies.in_city(city_id)
+                stock = uow.stock.in_city(city_id)
+            built = AvailabilityIndex.build(city, pharmacies, stock, HaversineTravelTimes(city), self._params)
+            self._indexes[city_id] = built
+            return built
+
+    def on_stock_changed(self, message: Message) -> None:
+        p = message["payload"]
+        with self._lock:
+            index = self._indexes.get(message["city_id"] or "")
+        if index is not None:
+            index.update_stock(p["pharmacy_id"], p["product_id"], p["available"])
+
+    def forget(self, message: Message) -> None:
+        with self._lock:
+            self._indexes.pop(message.get("city_id") or "", None)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    bus: MessageBus
+    relay: OutboxRelay
+    passwords: Argon2Passwords
+    cities: DbCityRegistry
+    availability: AvailabilityCache
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def uow(self, *, read_only: bool = False) -> UnitOfWork:
+        return UnitOfWork(self.engine, self.clock, read_only=read_only, after_commit=self.relay.wake)
+
+    @property
+    def session_lifetime(self) -> timedelta:
+        return timedelta(hours=self.settings.session_hours)
+
+    @property
+    def bearer_lifetime(self) -> timedelta:
+        return timedelta(days=self.settings.bearer_days)
+
+    def start_background(self) -> None:
+        self.relay.start(self.settings.outbox_interval_s)
+
+    def close(self) -> None:
+        self.relay.stop()
+        self.engine.dispose()
+
+
+def bootstrap(
+    settings: Settings | None = None, *, clock: Clock | None = None, fast_passwords: bool = False
+) -> Container:
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+    engine = build_engine(settings.database_url)
+    bus = MessageBus()
+    relay = OutboxRelay(engine, bus, clock)
+
+    def uow_factory(*, read_only: bool = False) -> UnitOfWork:
+        return UnitOfWork(engine, clock, read_only=read_only, after_commit=relay.wake)
+
+    extra_cities = {c.id: c for c in (load_city_from_dir(d) for d in settings.city_dirs)}
+    cities = DbCityRegistry(uow_factory, extra_cities)
+    availability = AvailabilityCache(uow_factory, cities, AvailabilityParams())
+    bus.subscribe("catalog.stock_changed", availability.on_stock_changed)
+    bus.subscribe("catalog.pharmacy_saved", availability.forget)
+    bus.subscribe("catalog.city_saved", availability.forget)
+    bus.subscribe("catalog.city_saved", lambda m: cities.forget(m.get("city_id")))
+    return Container(
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        bus=bus,
+        relay=relay,
+        passwords=Argon2Passwords(fast=fast_passwords),
+        cities=cities,
+        availability=availability,
+    )

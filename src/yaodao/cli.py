@@ -1,0 +1,74 @@
+"""The command line: ``yaodao run | seed | db upgrade | db downgrade | db current``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import structlog
+
+
+def _configure_logging(json_logs: bool) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    renderer = structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso"), renderer]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    from yaodao.settings import Settings
+
+    parser = argparse.ArgumentParser(prog="yaodao", description="药到 yaodao: medicine at your door in 30/60 minutes")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="migrate, seed the pilot city if empty, and serve the platform")
+    run.add_argument("--host", default=None)
+    run.add_argument("--port", type=int, default=None)
+    run.add_argument("--no-seed", action="store_true", help="do not seed an empty database")
+    seed = sub.add_parser("seed", help="migrate and seed the Hangzhou pilot (idempotent)")
+    seed.add_argument("--city", default="hangzhou")
+    db = sub.add_parser("db", help="database migrations")
+    db.add_argument("action", choices=["upgrade", "downgrade", "current"])
+    db.add_argument("revision", nargs="?", default=None, help="target revision (upgrade: head, downgrade: -1)")
+    args = parser.parse_args(argv)
+
+    settings = Settings()
+    _configure_logging(settings.log_json)
+    from yaodao.adapters.db import migrate
+
+    if args.command == "db":
+        if args.action == "upgrade":
+            migrate.upgrade(settings.database_url, args.revision or "head")
+        elif args.action == "downgrade":
+            migrate.downgrade(settings.database_url, args.revision or "-1")
+        print(migrate.current(settings.database_url) or "empty")
+        return 0
+
+    migrate.upgrade(settings.database_url)
+    from yaodao.bootstrap import bootstrap
+    from yaodao.seed import seed as seed_platform
+
+    container = bootstrap(settings)
+    if args.command == "seed":
+        report = seed_platform(container, city_id=args.city)
+        print(
+            f"seeded city={report.city_id} products={report.products} pharmacies={report.pharmacies} "
+            f"stock_rows={report.stock_rows} demo_users={report.users}"
+        )
+        return 0
+    if not args.no_seed:
+        seed_platform(container, city_id=settings.default_city)
+    import uvicorn
+
+    from yaodao.web.app import create_app
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    print(f"yaodao is serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)", flush=True)
+    uvicorn.run(create_app(container), host=host, port=port, log_level="info")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The web edge: JSON API and server-rendered pages. Routes are thin; services decide."""

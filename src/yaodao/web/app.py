@@ -1,0 +1,43 @@
+"""The ASGI application, built around a bootstrapped container."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from yaodao.bootstrap import Container
+from yaodao.web import api_admin, api_auth, api_availability, api_me, errors, pages
+from yaodao.web.middleware import BodyLimit, RequestId
+
+
+def create_app(container: Container, *, background: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if background:
+            container.start_background()
+        yield
+        if background:
+            container.relay.stop()
+
+    app = FastAPI(
+        title="yaodao 药到",
+        version="0.1.0",
+        description="Medicine at your door in 30 minutes by day and 60 at night; doctors online around the clock.",
+        responses=errors.ERROR_RESPONSES,
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    errors.install(app)
+    app.include_router(api_auth.router)
+    app.include_router(api_me.router)
+    app.include_router(api_admin.router)
+    app.include_router(api_availability.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+    app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)
+    app.add_middleware(RequestId)
+    return app

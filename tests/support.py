@@ -1,0 +1,93 @@
+"""Helpers shared by conftest files and tests (importable as ``support``)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import psycopg
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
+
+from yaodao.accounts.model import Role, User
+from yaodao.adapters.db import migrate
+from yaodao.bootstrap import Container, bootstrap
+from yaodao.kernel.clock import ManualClock
+from yaodao.kernel.ids import new_id
+from yaodao.seed import seed
+from yaodao.settings import Settings
+from yaodao.web.app import create_app
+
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+# 14:00 in Hangzhou (UTC+8) on a Wednesday: the day window, 30-minute promise.
+DAY = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
+
+
+def worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def admin_conninfo(url: str) -> str:
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def fresh_postgres_database(base_url: str, name: str) -> str:
+    """(Re)create database ``name`` with a UTF-8 ctype (pg_trgm needs it for CJK) and return its URL."""
+    with psycopg.connect(admin_conninfo(base_url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(
+            f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8' TEMPLATE template0"
+        )
+    return make_url(base_url).set(database=name, drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+PASSWORD = "correct-horse-battery"
+
+
+@dataclass
+class Platform:
+    container: Container
+    client: TestClient
+    clock: ManualClock
+    tokens: dict[Role, str]  # a bearer token per role
+    users: dict[Role, User]
+    pharmacy_id: str  # the pharmacy the pharmacist and store staff work in
+    other_pharmacy_id: str
+
+    def auth(self, role: Role | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
+
+
+def build_platform(url: str) -> Platform:
+    migrate.upgrade(url)
+    clock = ManualClock(DAY)
+    container = bootstrap(Settings(env="test", database_url=url), clock=clock, fast_passwords=True)
+    seed(container, demo_users=False)
+    with container.uow(read_only=True) as uow:
+        pharmacies = uow.pharmacies.in_city("hangzhou")
+    home, other = pharmacies[0].id, pharmacies[1].id
+    users: dict[Role, User] = {}
+    with container.uow() as uow:
+        for role in Role:
+            user = User(
+                id=new_id(),
+                email=f"{role.value}-{uuid.uuid4().hex[:8]}@test.yaodao.local",
+                display_name=f"Test {role.value}",
+                password_hash=container.passwords.hash(PASSWORD),
+                roles=frozenset({role}),
+                pharmacy_id=home if role in (Role.PHARMACIST, Role.STORE_STAFF) else None,
+                city_id="hangzhou" if role is Role.OPERATOR else None,
+            )
+            uow.users.add(user, clock.now())
+            users[role] = user
+        uow.commit()
+    client = TestClient(create_app(container, background=False), raise_server_exceptions=False)
+    tokens = {}
+    for role, user in users.items():
+        answer = client.post("/api/auth/token", json={"email": user.email, "password": PASSWORD})
+        assert answer.status_code == 200, answer.text
+        tokens[role] = answer.json()["access_token"]
+    return Platform(container, client, clock, tokens, users, home, other)
