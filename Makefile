@@ -31,7 +31,7 @@ lint: sync  ## ruff, formatting, mypy and the import contracts
 
 test: lint  ## lint, then the tests from fast to slow
 	$(PYTEST) -n 2 tests/unit
-	$(PYTEST) -n 2 tests/integration tests/contract
+	$(PYTEST) -n 2 $(wildcard tests/integration tests/contract)
 	@if ls tests/e2e/test_*.py >/dev/null 2>&1; then $(PYTEST) tests/e2e; else echo "no browser tests yet"; fi
 
 bench: sync  ## benchmarks (figures go to docs/benchmarks.md)
