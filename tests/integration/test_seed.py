@@ -99,7 +99,7 @@ def test_the_catalog_covers_every_everyday_need() -> None:
 def test_the_pilot_network_is_inside_hangzhou_denser_downtown_and_open_around_the_clock(platform: Platform) -> None:
     city = load_city("hangzhou")
     with platform.container.uow(read_only=True) as uow:
-        pharmacies = [p for p in uow.pharmacies.in_city("hangzhou") if p.licence_no.startswith("浙")]
+        pharmacies = [p for p in uow.pharmacies.in_city("hangzhou") if p.id.startswith("ph-hangzhou-")]
     assert len(pharmacies) >= 120
     assert sum(p.open_24h for p in pharmacies) >= 15
     for p in pharmacies:
@@ -123,5 +123,5 @@ def test_every_pharmacy_carries_stock_and_no_level_is_negative(platform: Platfor
         levels = uow.stock.in_city("hangzhou")
         pharmacies = uow.pharmacies.in_city("hangzhou")
     stocked = Counter(level.pharmacy_id for level in levels if level.quantity > 0)
-    assert all(stocked[p.id] >= 20 for p in pharmacies if p.licence_no.startswith("浙") and p.active)
+    assert all(stocked[p.id] >= 20 for p in pharmacies if p.id.startswith("ph-hangzhou-") and p.active)
     assert all(level.quantity >= 0 and 0 <= level.reserved <= level.quantity for level in levels)

@@ -1,0 +1,155 @@
+"""The search index on PostgreSQL (at scale): full text over tokens, pg_trgm over names.
+
+Schema (migration 0003): ``product_search(product_id PK, name, tokens, token_count, tsv)`` where
+``tsv`` is generated as ``to_tsvector('simple', tokens)`` (GIN index), and a ``gin_trgm_ops``
+index on ``name`` serves the ``ILIKE '%…%'`` fallback (it needs a database with a UTF-8 ctype).
+
+Safe query construction: no user text is ever formatted into SQL or into tsquery syntax.
+
+* Token terms go through ``phraseto_tsquery('simple', :term)`` as bound parameters. It reads
+  its input as plain text (``'``, ``|``, ``&``, ``!``, ``:*``, ``(`` are just separators), so it
+  cannot fail on syntax, and it parses the term with the same parser that built ``tsv``.
+* Prefix terms are only those matching ``[0-9a-z]+`` (:func:`is_prefix_term`), so
+  ``to_tsquery('simple', :term || ':*')`` can contain no operator but the ``:*`` we append.
+* Name substrings use ``ILIKE :pattern ESCAPE '\\'`` with ``%``, ``_`` and ``\\`` escaped.
+
+Scoring mirrors FTS5's ``bm25()`` (see ``yaodao.search.index``): per query part, document
+frequency counted over its matches, term frequency from ``ts_rank_cd`` with unit weights and no
+normalisation (one per occurrence of the term or phrase), document length from
+``token_count``. Each query computes the corpus size and average length with one pass over
+``token_count``; cache them in a stats row if the catalogue grows far past 10^5 documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, text
+
+from yaodao.adapters.search_sqlite import SqliteSearchIndex
+from yaodao.search.index import (
+    BM25_B,
+    BM25_K1,
+    PREFIX_WEIGHT,
+    SUBSTRING_WEIGHT,
+    Hit,
+    IndexedDocument,
+    SearchIndex,
+    latest_by_id,
+    like_contains,
+    plan_query,
+)
+
+_CHUNK = 500
+
+_UPSERT = text(
+    "INSERT INTO product_search (product_id, name, tokens, token_count) "
+    "VALUES (:product_id, :name, :tokens, :token_count) "
+    "ON CONFLICT (product_id) DO UPDATE SET "
+    "name = EXCLUDED.name, tokens = EXCLUDED.tokens, token_count = EXCLUDED.token_count "
+    # An unchanged document is not rewritten (no dead tuple, no GIN churn on a full reindex).
+    "WHERE (product_search.name, product_search.tokens) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.tokens)"
+)
+_DELETE = text("DELETE FROM product_search WHERE product_id IN :ids").bindparams(bindparam("ids", expanding=True))
+
+# Per query part (a term as a token, or as a prefix): its matches through the GIN index, with
+# the part's document frequency counted over those same matches; then each match's BM25
+# contribution (FTS5's idf and its floor); name substrings are appended to the hits as
+# ``{substrings}``; the hits are summed per product.
+_SEARCH = """
+WITH stats AS (
+    SELECT count(*)::float8 AS n, greatest(coalesce(avg(token_count), 0), 1)::float8 AS avg_len
+    FROM product_search
+),
+parts (part, weight, query) AS (
+    VALUES {parts}
+),
+matches AS (
+    SELECT parts.weight, p.product_id, p.token_count,
+           ts_rank_cd('{{1,1,1,1}}'::float4[], p.tsv, parts.query, 0)::float8 AS tf,
+           count(*) OVER (PARTITION BY parts.part)::float8 AS df
+    FROM parts
+    JOIN product_search AS p ON p.tsv @@ parts.query
+),
+hits (product_id, score) AS (
+    SELECT m.product_id,
+           m.weight * greatest(ln((stats.n - m.df + 0.5) / (m.df + 0.5)), 1e-6)
+           * (m.tf * (:k1 + 1)) / (m.tf + :k1 * (1 - :b + :b * m.token_count / stats.avg_len))
+    FROM matches AS m
+    CROSS JOIN stats
+    {substrings}
+)
+SELECT product_id, sum(score) AS score
+FROM hits
+GROUP BY product_id
+ORDER BY score DESC, product_id
+LIMIT :limit
+"""
+
+
+class PostgresSearchIndex:
+    def __init__(self, engine: Engine) -> None:
+        if engine.dialect.name != "postgresql":
+            raise ValueError(f"PostgresSearchIndex needs a PostgreSQL engine, not {engine.dialect.name}.")
+        self._engine = engine
+
+    def replace(self, docs: Sequence[IndexedDocument]) -> None:
+        rows = [
+            {"product_id": d.product_id, "name": d.name, "tokens": d.tokens, "token_count": len(d.tokens.split())}
+            for d in latest_by_id(docs)
+        ]
+        if not rows:
+            return
+        with self._engine.begin() as conn:
+            for start in range(0, len(rows), _CHUNK):
+                conn.execute(_UPSERT, rows[start : start + _CHUNK])
+
+    def remove(self, product_ids: Iterable[str]) -> None:
+        ids = sorted(set(product_ids))
+        if not ids:
+            return
+        with self._engine.begin() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                conn.execute(_DELETE, {"ids": ids[start : start + _CHUNK]})
+
+    def search(self, terms: Sequence[str], *, limit: int = 50) -> list[Hit]:
+        plan = plan_query(terms)
+        if not plan or limit <= 0:
+            return []
+        params: dict[str, Any] = {"limit": limit, "k1": BM25_K1, "b": BM25_B}
+        parts: list[str] = []
+        for i, term in enumerate(plan.terms):
+            params[f"term_{i}"] = term
+            parts.append(f"({len(parts)}, CAST(1.0 AS float8), phraseto_tsquery('simple', CAST(:term_{i} AS text)))")
+        params["prefix_weight"] = PREFIX_WEIGHT
+        for i, term in enumerate(plan.prefixes):
+            params[f"prefix_{i}"] = term + ":*"  # term is [0-9a-z]+: see the module docstring
+            parts.append(
+                f"({len(parts)}, CAST(:prefix_weight AS float8), to_tsquery('simple', CAST(:prefix_{i} AS text)))"
+            )
+        substrings = []
+        for i, term in enumerate(plan.substrings):
+            params[f"like_{i}"] = like_contains(term)
+            params[f"weight_{i}"] = SUBSTRING_WEIGHT * len(term)
+            substrings.append(
+                f"UNION ALL SELECT product_id, CAST(:weight_{i} AS float8) / length(name) FROM product_search "
+                f"WHERE name ILIKE CAST(:like_{i} AS text) ESCAPE '\\'"
+            )
+        sql = _SEARCH.format(parts=", ".join(parts), substrings="\n    ".join(substrings))
+        with self._engine.connect() as conn:
+            rows = conn.execute(text(sql), params).all()
+        return [Hit(product_id=str(r[0]), score=float(r[1])) for r in rows]
+
+    def count(self) -> int:
+        with self._engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM product_search")).scalar_one())
+
+
+def build_search_index(engine: Engine) -> SearchIndex:
+    """The index adapter for this engine's database (migration 0003 must have run)."""
+    if engine.dialect.name == "postgresql":
+        return PostgresSearchIndex(engine)
+    if engine.dialect.name == "sqlite":
+        return SqliteSearchIndex(engine)
+    raise ValueError(f"No search index adapter for {engine.dialect.name}.")
