@@ -250,6 +250,42 @@ class AvailabilityIndex:
         candidates = self._near(address, reach_km, holding)
         return self._exact(candidates, lines, address, at, local, horizon, promise, reach_km)
 
+    def best_offers(
+        self, address: LatLng, product_ids: Iterable[str], at: datetime, *, promise_minutes: int | None = None
+    ) -> dict[str, Offer]:
+        """For each product, the fastest single-pack offer within the horizon (absent: none).
+
+        One pass for a whole result page: the open pharmacies within reach are ranked by ETA
+        once, then each product takes the first of them that holds a pack. Equal, offer for
+        offer, to ``query(address, {product: 1}, at)[0]`` for every product.
+        """
+        wanted = [p for p in dict.fromkeys(product_ids) if self._holders.get(p)]
+        _check_horizon(promise_minutes)
+        if not self.contains(address):
+            raise OutsideServiceArea(f"{address} is outside the service area of {self._city.id}", field="address")
+        if not wanted:
+            return {}
+        local = self._city.local(at).time()
+        promise = self._city.promise_minutes(at)
+        horizon = promise if promise_minutes is None else promise_minutes
+        budget = horizon - self._params.handover_minutes - self._min_prep
+        if budget < 0:
+            return {}
+        holding: set[int] = set().union(*(self._holders[p] for p in wanted))
+        reach_km = self._travel.max_reach_km(budget, at)
+        candidates = self._near(address, reach_km, holding)
+        ranked = self._exact(candidates, (), address, at, local, horizon, promise, reach_km, limit=len(holding))
+        position = self._index_of
+        best: dict[str, Offer] = {}
+        for offer in ranked:
+            held = self._stock[position[offer.pharmacy_id]]
+            for product_id in wanted:
+                if product_id not in best and held.get(product_id, 0) > 0:
+                    best[product_id] = offer
+            if len(best) == len(wanted):
+                break
+        return best
+
     def update_stock(self, pharmacy_id: str, product_id: str, available: int) -> None:
         """Set the available packs of one product in one pharmacy (0 or less: none)."""
         i = self._position(pharmacy_id)
@@ -308,6 +344,7 @@ class AvailabilityIndex:
         horizon: int,
         promise: int,
         reach_km: float,
+        limit: int | None = None,
     ) -> list[Offer]:
         """The definition's checks, cheapest first, on pharmacies holding a pack of every line.
 
@@ -348,7 +385,7 @@ class AvailabilityIndex:
                 promise_minutes=promise,
                 within_promise=eta <= promise,
             )
-            for eta, distance, pharmacy_id, open_24h in found[: self._params.max_results]
+            for eta, distance, pharmacy_id, open_24h in found[: limit or self._params.max_results]
         ]
 
 

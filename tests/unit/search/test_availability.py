@@ -297,6 +297,30 @@ def test_a_dense_network_prunes_by_h3_disk_and_still_answers_like_the_scan(
     assert got == expected
 
 
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(
+    res=st.sampled_from(sorted(DENSE_INDEXES)),
+    address=st.builds(LatLng, st.floats(SOUTH, NORTH), st.floats(WEST, EAST)),
+    at=times,
+    horizon=st.one_of(st.none(), st.integers(1, 90)),
+)
+def test_best_offers_for_a_page_of_products_equal_one_query_per_product(
+    res: int, address: LatLng, at: datetime, horizon: int | None
+) -> None:
+    """The landing page's one-pass lookup gives each product the offer its own query ranks first."""
+    index = DENSE_INDEXES[res]
+    if not index.contains(address):
+        return
+    best = index.best_offers(address, [*PRODUCTS, "not-stocked"], at, promise_minutes=horizon)
+    for product in PRODUCTS:
+        offers = index.query(address, {product: 1}, at, promise_minutes=horizon)
+        if offers:
+            assert best[product] == offers[0]
+        else:
+            assert product not in best
+    assert "not-stocked" not in best
+
+
 def test_the_prefilter_keeps_every_pharmacy_reachable_at_the_edge_of_the_disk() -> None:
     """A deterministic sweep: pharmacies on rings around the address, index == scan at each res."""
     pharmacies = [
