@@ -1,0 +1,385 @@
+"""The red-flag rule gate (DOMAIN.md §7, RF1): route to emergency care, not to a shop or a consult.
+
+One deterministic gate for search queries now and the consultation intake and chat later. A model
+may add hits to what :func:`detect_red_flags` returns; nothing may remove them.
+
+Codes, the RF1 row each implements, and the guidance shown:
+
+==========================  =============================================  ===========
+code                        DOMAIN.md §7 RF1 row                           guidance
+==========================  =============================================  ===========
+``chest_pain``              Chest pain / heart attack                      call_120
+``breathing``               Breathing difficulty                           call_120
+``unconscious``             Unconscious / hard to rouse                    call_120
+``confusion``               Acute confusion                                call_120
+``seizure``                 Fits not stopping (> 5 min)                    call_120
+``stroke``                  Suspected stroke (FAST)                        call_120
+``bleeding``                Severe bleeding                                call_120
+``anaphylaxis``             Severe allergic reaction                       call_120
+``burn``                    Severe burns/scalds                            call_120
+``head_injury_trauma``      Head injury, major trauma, spinal              call_120
+``sick_child``              Seriously ill child                            call_120
+``abdominal_pain_severe``   Severe abdominal pain                          call_120
+``suicide``                 Suicidal ideation                              crisis_line
+``overdose``                (decision: NHS "call 999" lists)               call_120
+``poisoning``               (decision: NHS "call 999" lists)               call_120
+==========================  =============================================  ===========
+
+The phrases live in ``data/red_flags.tsv`` (its header explains the format). Matching runs on
+:func:`yaodao.search.normalize.normalize` output and covers:
+
+* Chinese phrases as substrings (spaces between Chinese characters are ignored: ``胸口 疼``), their
+  toneless pinyin with and without spaces (``xiongtong``, ``xiong tong``), and one same-sounding
+  wrong character in phrases of three or more characters (``呼吸困男``);
+* English phrases word by word, after fixing listed typos (``pian`` → ``pain``) and words within
+  one edit of a distinctive flag word (``siezure`` → ``seizure``);
+* combinations: one phrase from each group anywhere in the text (``胸闷`` + ``出冷汗``);
+* "took 20 pills" style counts of ten or more dose units (overdose).
+
+Chest pain alone is a flag (DOMAIN: "胸痛" counts). A negation directly before a phrase cancels
+that phrase: 没有/没/无/不/未/否认/不是 or no/not/without/never/dont…, with only filler words in
+between (``没有明显胸痛``, ``i dont have any chest pain``). ``胸痛 没有发烧`` still flags, and so
+does ``没有发烧胸痛`` (the negation may belong to 发烧 only: when in doubt, flag). Question forms
+(``有没有胸痛``, ``是不是心梗``) are not negations. Spans listed as exceptions (``眼皮抽搐``,
+``食物中毒``, ``跳楼价``, ``heat stroke``) never count.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from pypinyin import Style, lazy_pinyin, pinyin
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from yaodao.search.normalize import normalize
+
+CALL_120 = "call_120"
+CRISIS_LINE = "crisis_line"
+GUIDANCE = frozenset({CALL_120, CRISIS_LINE})
+
+_HAN = "\u3400-\u9fff"
+_ALL_HAN = re.compile(f"[{_HAN}]+")
+_HAN_GAP = re.compile(f"(?<=[{_HAN}]) (?=[{_HAN}])")
+_WORD = re.compile(r"[a-z0-9]+")
+_ZH_DOSES = re.compile(r"(?:吃|吞|服|喝)了?(?:大概|差不多|有)?(\d{2,4})多?(?:片|粒|颗|袋|支)")
+_EN_DOSES = re.compile(r"\b(?:took|taken|ate|swallowed)\s+(\d{2,4})\s+(?:pills|tablets|capsules|caps|tabs)\b")
+_MIN_DOSES = 10
+_NEAR_HAN = 2  # characters between the parts of a "near" rule: 胸口好痛, 胸口有点疼
+_NEAR_LATIN = 16  # characters, about two words: "chest really hurts"
+
+_ZH_CUES = ("否认", "没有", "不是", "并无", "没", "无", "不", "未")
+_ZH_FILLERS = tuple(
+    sorted(
+        (
+            "有 出现 出现过 感到 感觉 觉得 明显 任何 什么 过 再 还 也 都 发生 伴 伴有 伴随 太 很 的 再次 发现 见 啥"
+        ).split(),
+        key=len,
+        reverse=True,
+    )
+)
+_QUESTION_BEFORE_CUE = {"没": "有", "没有": "有", "无": "有", "不是": "是"}
+_EN_CUES = frozenset(
+    "no not without never denies deny denied dont doesnt didnt isnt arent wasnt havent hasnt nor neither none "
+    "meiyou mei bu wu foren".split()
+)
+_EN_FILLERS = frozenset(
+    "have has had having any a an the feel feeling felt experiencing experience experienced get getting got "
+    "signs sign of symptoms real really much more other been is am are was were do did does i he she it we they "
+    "currently significant".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RedFlag:
+    """One red flag: its code, the words that raised it (``a+b`` for a combination), the guidance key."""
+
+    code: str
+    phrase: str
+    guidance: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    code: str
+    guidance: str
+    parts: tuple[frozenset[str], ...]  # canonical phrases; one of each part must be present
+    near: bool = False  # the two parts must be next to each other (a few characters or words apart)
+
+
+@dataclass(frozen=True, slots=True)
+class _Gate:
+    rules: tuple[_Rule, ...]
+    zh_index: dict[str, tuple[str, ...]]  # first character -> Chinese phrases, longest first
+    latin_index: dict[str, tuple[tuple[str, ...], ...]]  # first word -> word sequences, longest first
+    canonical: dict[str, str]  # variant (pinyin, spaced pinyin) -> the phrase of the rule
+    homophones: dict[tuple[int, str], tuple[str, ...]]  # (0, first char) / (1, second char) -> phrases
+    exceptions: frozenset[str]
+    typos: dict[str, str]
+    fuzzy_targets: dict[int, tuple[str, ...]]  # by length
+    known_words: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    phrase: str  # canonical
+    text: str  # as typed
+    position: int
+    end: int
+    weak: bool = False  # a same-sounding typo of a two-character phrase: counts only beside other evidence
+
+
+@lru_cache(maxsize=4096)
+def _readings(char: str) -> frozenset[str]:
+    """All toneless readings of one character (``血`` → ``{xue, xie}``)."""
+    return frozenset(pinyin(char, style=Style.NORMAL, heteronym=True, errors="ignore")[0] or ())
+
+
+def _pinyin_variants(phrase: str) -> set[str]:
+    if not _ALL_HAN.fullmatch(phrase) or len(phrase) < 2:
+        return set()
+    variants = set()
+    for syllables in (lazy_pinyin(phrase), lazy_pinyin(list(phrase))):
+        joined = "".join(syllables)
+        if len(joined) >= 5:
+            variants.update({joined, " ".join(syllables)})
+    return variants
+
+
+def _parse(text: str) -> list[tuple[str, str, str, list[str]]]:
+    rows = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        cols = line.split("\t")
+        if len(cols) != 4:
+            raise ValueError(f"red_flags.tsv line {n}: expected 4 tab-separated columns, got {len(cols)}")
+        kind, name, guidance, phrases = (c.strip() for c in cols)
+        rows.append((kind, name, guidance, [p.strip() for p in phrases.split("|") if p.strip()]))
+    return rows
+
+
+@lru_cache(maxsize=1)
+def _gate() -> _Gate:
+    text = resources.files("yaodao.safety").joinpath("data", "red_flags.tsv").read_text(encoding="utf-8")
+    groups: dict[str, frozenset[str]] = {}
+    rules: list[_Rule] = []
+    canonical: dict[str, str] = {}
+    homophone_lists: dict[tuple[int, str], list[str]] = {}
+    exceptions: set[str] = set()
+    typos: dict[str, str] = {}
+    fuzzy: set[str] = set()
+
+    def register(raw: str) -> str:
+        phrase = raw.lstrip("~")
+        canonical.setdefault(phrase, phrase)
+        if raw.startswith("~"):
+            return phrase
+        for variant in _pinyin_variants(phrase):
+            canonical.setdefault(variant, phrase)
+            if " " not in variant and len(variant) >= 8:
+                fuzzy.add(variant)
+        if len(phrase) >= 2 and _ALL_HAN.fullmatch(phrase):
+            homophone_lists.setdefault((0, phrase[0]), []).append(phrase)
+            homophone_lists.setdefault((1, phrase[1]), []).append(phrase)
+        return phrase
+
+    for kind, name, guidance, phrases in _parse(text):
+        if kind == "group":
+            groups[name] = frozenset(register(p) for p in phrases)
+        elif kind == "flag":
+            rules.append(_Rule(name, guidance, (frozenset(register(p) for p in phrases),)))
+        elif kind in ("combo", "near"):
+            parts = tuple(groups[ref.strip()] for ref in phrases[0].split("+"))
+            rules.append(_Rule(name, guidance, parts, near=kind == "near"))
+        elif kind == "except":
+            exceptions.update(phrases)
+            canonical.update((p, p) for p in phrases)
+        elif kind == "typo":
+            typos.update((p, name) for p in phrases)
+        elif kind == "fuzzy":
+            fuzzy.update(phrases)
+        else:
+            raise ValueError(f"red_flags.tsv: unknown row kind {kind!r}")
+        if kind in ("flag", "combo", "near") and guidance not in GUIDANCE:
+            raise ValueError(f"red_flags.tsv: unknown guidance {guidance!r} for {name}")
+
+    zh_lists: dict[str, list[str]] = {}
+    latin_lists: dict[str, list[tuple[str, ...]]] = {}
+    for variant in canonical:
+        if _ALL_HAN.search(variant):
+            zh_lists.setdefault(variant[0], []).append(variant)
+        else:
+            words = tuple(variant.split())
+            latin_lists.setdefault(words[0], []).append(words)
+    known = {w for seqs in latin_lists.values() for seq in seqs for w in seq} | _EN_CUES | _EN_FILLERS
+    return _Gate(
+        rules=tuple(rules),
+        zh_index={k: tuple(sorted(set(v), key=len, reverse=True)) for k, v in zh_lists.items()},
+        latin_index={k: tuple(sorted(set(v), key=len, reverse=True)) for k, v in latin_lists.items()},
+        canonical=canonical,
+        homophones={k: tuple(sorted(set(v))) for k, v in homophone_lists.items()},
+        exceptions=frozenset(exceptions),
+        typos=typos,
+        fuzzy_targets={n: tuple(sorted(w for w in fuzzy if len(w) == n)) for n in {len(w) for w in fuzzy}},
+        known_words=frozenset(known),
+    )
+
+
+def _negated_zh(text: str, start: int) -> bool:
+    before = text[max(0, start - 12) : start].rstrip()
+    for _ in range(5):
+        cue = next((c for c in _ZH_CUES if before.endswith(c)), None)
+        if cue is not None:
+            cut = before[: -len(cue)]
+            asker = _QUESTION_BEFORE_CUE.get(cue)
+            # 有没有胸痛 / 是不是心梗 / 痛不痛 ask; they do not deny.
+            asks = bool(asker and cut.endswith(asker)) or (cue == "不" and cut[-1:] == text[start : start + 1])
+            return not asks
+        filler = next((f for f in _ZH_FILLERS if before.endswith(f)), None)
+        if filler is None:
+            return False
+        before = before[: -len(filler)].rstrip()
+    return False
+
+
+def _negated_words(words: list[str], start: int) -> bool:
+    j, skipped = start - 1, 0
+    while j >= 0 and skipped <= 3:
+        if words[j] in _EN_CUES:
+            return True
+        if words[j] not in _EN_FILLERS:
+            return False
+        j, skipped = j - 1, skipped + 1
+    return False
+
+
+def _correct(word: str, gate: _Gate) -> str:
+    if word in gate.typos:
+        return gate.typos[word]
+    if len(word) < 5 or word in gate.known_words or not word.isalpha():
+        return word
+    limit = 1 if len(word) < 9 else 2
+    targets = [t for n in range(len(word) - limit, len(word) + limit + 1) for t in gate.fuzzy_targets.get(n, ())]
+    best = process.extractOne(word, targets, scorer=OSA.distance, score_cutoff=limit)
+    return str(best[0]) if best else word
+
+
+def _zh_hits(compact: str, gate: _Gate) -> list[_Hit]:
+    found: list[tuple[str, str, int, int]] = []
+    for i, char in enumerate(compact):
+        for phrase in gate.zh_index.get(char, ()):
+            end = i + len(phrase)
+            if not compact.startswith(phrase, i):
+                continue
+            if phrase[0].isdigit() and i and compact[i - 1].isdigit():
+                continue
+            if phrase[-1].isdigit() and end < len(compact) and compact[end].isdigit():
+                continue
+            found.append((gate.canonical[phrase], phrase, i, end))
+    for run in _ALL_HAN.finditer(compact):
+        chars = run.group()
+        for i in range(len(chars) - 1):
+            candidates = gate.homophones.get((0, chars[i]), ()) + gate.homophones.get((1, chars[i + 1]), ())
+            for phrase in candidates:
+                window = chars[i : i + len(phrase)]
+                if len(window) != len(phrase) or window == phrase:
+                    continue
+                diffs = [k for k, (a, b) in enumerate(zip(window, phrase, strict=True)) if a != b]
+                if len(diffs) == 1 and _readings(window[diffs[0]]) & _readings(phrase[diffs[0]]):
+                    found.append((phrase, window, run.start() + i, run.start() + i + len(phrase)))
+    spans = [(s, e) for phrase, _, s, e in found if phrase in gate.exceptions]
+    return [
+        _Hit(phrase, typed, s, e, weak=len(phrase) == 2 and typed != phrase)
+        for phrase, typed, s, e in found
+        if phrase not in gate.exceptions
+        and not any(xs <= s and e <= xe for xs, xe in spans)
+        and not _negated_zh(compact, s)
+    ]
+
+
+def _latin_hits(text: str, gate: _Gate) -> list[_Hit]:
+    matches = list(_WORD.finditer(text))
+    typed = [m.group() for m in matches]
+    words = [_correct(w, gate) for w in typed]
+    found: list[tuple[str, int, int]] = []
+    for i, word in enumerate(words):
+        for seq in gate.latin_index.get(word, ()):
+            if tuple(words[i : i + len(seq)]) == seq:
+                found.append((gate.canonical[" ".join(seq)], i, i + len(seq)))
+        # Pinyin is typed grouped any way (huxi kunnan, hu xikunnan): compare 2-4 words run together.
+        for n in range(2, 5):
+            glued = "".join(words[i : i + n])
+            if i + n <= len(words) and len(glued) >= 8 and glued in gate.canonical and not _ALL_HAN.search(glued):
+                found.append((gate.canonical[glued], i, i + n))
+    spans = [(s, e) for phrase, s, e in found if phrase in gate.exceptions]
+    return [
+        _Hit(phrase, " ".join(typed[s:e]), matches[s].start(), matches[e - 1].end())
+        for phrase, s, e in found
+        if phrase not in gate.exceptions
+        and not any(xs <= s and e <= xe for xs, xe in spans)
+        and not _negated_words(words, s)
+    ]
+
+
+def _dose_hits(compact: str, text: str) -> list[_Hit]:
+    hits = []
+    for pattern, source in ((_ZH_DOSES, compact), (_EN_DOSES, text)):
+        for m in pattern.finditer(source):
+            if int(m.group(1)) >= _MIN_DOSES:
+                hits.append(_Hit("", m.group(), m.start(), m.end()))
+    return hits
+
+
+def _evidence(rule: _Rule, hits: list[_Hit]) -> list[_Hit] | None:
+    """The earliest hit for each part of ``rule`` (hits are sorted), or None when a part is missing."""
+    # Two-character sound-alikes (胸桶 for 胸痛) are too common to flag alone; beside a second
+    # signal (胸桶 出汗) they complete a combination.
+    strong_only = len(rule.parts) == 1
+    present = [[h for h in hits if h.phrase in part and not (strong_only and h.weak)] for part in rule.parts]
+    if not all(present):
+        return None
+    if not rule.near:
+        return [found[0] for found in present]
+    for a in present[0]:
+        for b in present[1]:
+            gap = max(a.position, b.position) - min(a.end, b.end)
+            limit = _NEAR_HAN if _ALL_HAN.fullmatch(a.phrase + b.phrase) else _NEAR_LATIN
+            if 0 <= gap <= limit:
+                return [a, b]
+    return None
+
+
+def scan_normalized(text: str) -> list[RedFlag]:
+    """Red flags in text that is already :func:`normalize` output (the search analyser's path)."""
+    if not text:
+        return []
+    gate = _gate()
+    compact = _HAN_GAP.sub("", text)
+    hits = _zh_hits(compact, gate) + _latin_hits(text, gate)
+    hits.sort(key=lambda h: (h.position, -h.end))
+    flags: dict[str, tuple[int, int, RedFlag]] = {}  # code -> (position, -evidence parts, flag)
+    for rule in gate.rules if hits else ():
+        chosen = _evidence(rule, hits)
+        if chosen is None:
+            continue
+        # The earliest evidence wins; at the same place, a combination of separate symptoms says more.
+        rank = (min(h.position for h in chosen), -1 if rule.near else -len(chosen))
+        if rule.code not in flags or rank < flags[rule.code][:2]:
+            phrase = "+".join(h.text for h in sorted(chosen, key=lambda h: h.position))
+            flags[rule.code] = (*rank, RedFlag(rule.code, phrase, rule.guidance))
+    for hit in _dose_hits(compact, text):
+        if "overdose" not in flags:
+            flags["overdose"] = (hit.position, -1, RedFlag("overdose", hit.text, CALL_120))
+    return [flag for *_, flag in sorted(flags.values(), key=lambda item: item[:2])]
+
+
+def detect_red_flags(text: str) -> list[RedFlag]:
+    """The red flags in free text (a query, an intake answer, a chat message), in order of appearance.
+
+    One flag per code, for its earliest evidence. Never raises on a ``str``.
+    """
+    return scan_normalized(normalize(text))

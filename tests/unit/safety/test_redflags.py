@@ -1,0 +1,253 @@
+"""RF1 (DOMAIN.md §7): the deterministic red-flag gate routes emergencies before any shop or consult.
+
+Every RF1 row is checked in Chinese and English, plus pinyin, typos, negations and controls; the
+corpus mirrors the DOMAIN test note ("routed 100%, false negatives 0, false positives tracked").
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pytest
+
+from yaodao.safety.redflags import CALL_120, CRISIS_LINE, RedFlag, detect_red_flags, scan_normalized
+from yaodao.search.normalize import normalize
+
+RF1_ROWS = [
+    # (code, Chinese example, English example): the DOMAIN.md RF1 table, row by row
+    ("chest_pain", "胸口压榨样痛", "crushing pain into my left arm"),
+    ("chest_pain", "疼到左臂", "chest pain"),
+    ("breathing", "喘不上气", "can't breathe"),
+    ("breathing", "呼吸困难", "gasping"),
+    ("unconscious", "昏迷", "passed out"),
+    ("unconscious", "叫不醒", "won't wake up"),
+    ("confusion", "突然糊涂", "suddenly confused"),
+    ("confusion", "认不出人", "my dad is suddenly confused"),
+    ("seizure", "抽搐不止", "seizure won't stop"),
+    ("stroke", "口角歪斜", "face drooping"),
+    ("stroke", "说话含糊", "slurred speech"),
+    ("stroke", "一侧无力", "arm weak"),
+    ("bleeding", "大出血", "bleeding won't stop"),
+    ("bleeding", "血止不住", "bleeding won't stop after a cut"),
+    ("anaphylaxis", "嘴唇肿", "lips swelling"),
+    ("anaphylaxis", "舌头肿 喉咙发紧", "tongue swelling"),
+    ("burn", "大面积烫伤", "large burn"),
+    ("head_injury_trauma", "撞头后呕吐", "hit my head, keep vomiting"),
+    ("head_injury_trauma", "车祸", "car crash"),
+    ("head_injury_trauma", "高处坠落", "fell from a ladder"),
+    ("sick_child", "宝宝软绵绵", "floppy baby"),
+    ("sick_child", "皮疹压不褪色", "rash doesn't fade when pressed"),
+    ("abdominal_pain_severe", "剧烈腹痛", "worst stomach pain"),
+    ("suicide", "想自杀", "want to kill myself"),
+    ("suicide", "不想活了", "I want to end my life"),
+]
+
+
+def codes(text: str) -> list[str]:
+    return [flag.code for flag in detect_red_flags(text)]
+
+
+@pytest.mark.parametrize(("code", "zh", "en"), RF1_ROWS)
+def test_every_rf1_row_is_flagged_in_chinese(code: str, zh: str, en: str) -> None:
+    """RF1: the Chinese example of each row raises that row's flag."""
+    assert code in codes(zh)
+
+
+@pytest.mark.parametrize(("code", "zh", "en"), RF1_ROWS)
+def test_every_rf1_row_is_flagged_in_english(code: str, zh: str, en: str) -> None:
+    """RF1: the English example of each row raises that row's flag."""
+    assert code in codes(en)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("xiongtong", "chest_pain"),
+        ("xiong tong", "chest_pain"),
+        ("huxikunnan", "breathing"),
+        ("hunmi", "unconscious"),
+        ("zisha", "suicide"),
+        ("buxianghuole", "suicide"),
+        ("chehuo", "head_injury_trauma"),
+    ],
+)
+def test_toneless_pinyin_with_or_without_spaces_is_flagged(text: str, code: str) -> None:
+    """RF1 test corpus: pinyin ("xiongtong") counts like the characters it spells."""
+    assert code in codes(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("胸通", "chest_pain"),
+        ("胸口通 出冷汗", "chest_pain"),
+        ("呼吸困男", "breathing"),
+        ("chest pian", "chest_pain"),
+        ("siezure", "seizure"),
+        ("unconcious", "unconscious"),
+        ("suicde", "suicide"),
+        ("cant brethe", "breathing"),
+        ("xiongtogn", "chest_pain"),
+    ],
+)
+def test_common_typos_are_flagged(text: str, code: str) -> None:
+    """RF1 test corpus: typos, same-sounding characters and swapped letters are still red flags."""
+    assert code in codes(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["胸口疼 出冷汗", "胸闷 出冷汗", "胸闷 左臂疼", "tight chest and cold sweat", "胸口 疼"],
+)
+def test_chest_symptoms_with_sweating_or_arm_pain_flag_chest_pain(text: str) -> None:
+    """RF1 row 1: chest discomfort with cold sweat, left-arm pain or pressure is a heart-attack flag."""
+    assert codes(text) == ["chest_pain"]
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("胸口好痛", "chest_pain"),
+        ("胸口有点疼", "chest_pain"),
+        ("my chest really hurts", "chest_pain"),
+        ("开水烫伤了一大片", "burn"),
+        ("摔倒后头晕呕吐", "head_injury_trauma"),
+        ("宝宝吞了一颗纽扣电池", "poisoning"),
+        ("grandma is confused all of a sudden", "confusion"),
+        ("突然半边身子不能动", "stroke"),
+    ],
+)
+def test_words_in_between_do_not_hide_a_flag(text: str, code: str) -> None:
+    """Intensifiers and details between the words (胸口好痛) still raise the flag."""
+    assert code in codes(text)
+
+
+def test_chest_pain_alone_is_a_flag() -> None:
+    """DOMAIN: "胸痛" alone counts, without any second symptom."""
+    assert codes("胸痛") == ["chest_pain"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "没有胸痛 头疼",
+        "没有胸痛",
+        "无胸痛",
+        "否认胸痛",
+        "没有明显胸痛",
+        "胸口不疼 头疼",
+        "no chest pain",
+        "I don't have any chest pain",
+    ],
+)
+def test_a_negation_directly_before_the_phrase_cancels_it(text: str) -> None:
+    """RF1: 没有胸痛 is a false positive, not a miss; the negation must sit right before the phrase."""
+    assert codes(text) == []
+
+
+@pytest.mark.parametrize(
+    "text", ["胸痛 没有发烧", "没有发烧 胸痛", "没有发烧胸痛", "有没有胸痛", "是不是心梗", "not sure, chest pain"]
+)
+def test_a_negation_of_something_else_or_a_question_still_flags(text: str) -> None:
+    """Only a negation of the phrase itself cancels it; when in doubt, flag."""
+    assert "chest_pain" in codes(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "鼻塞流涕",
+        "sore throat",
+        "心疼你",
+        "头疼",
+        "宝宝拉肚子",
+        "烫伤",
+        "眼皮抽搐",
+        "跳楼价",
+        "heat stroke",
+        "食物中毒",
+        "吃了一盒饼干",
+        "抽出时间",
+        "紫砂壶",
+        "我想死你了",
+        "13个月宝宝发烧",
+        "布洛芬",
+        "",
+    ],
+)
+def test_everyday_complaints_and_idioms_are_not_flagged(text: str) -> None:
+    """Controls (鼻塞流涕, "sore throat", 心疼你) and idioms stay out of the emergency route."""
+    assert codes(text) == []
+
+
+def test_suicidal_ideation_routes_to_the_crisis_line_and_the_rest_to_120() -> None:
+    """RF1: suicidal ideation → crisis line; every other red flag → call 120."""
+    assert detect_red_flags("想自杀") == [RedFlag("suicide", "想自杀", CRISIS_LINE)]
+    assert {flag.guidance for flag in detect_red_flags("胸痛 抽搐 大出血")} == {CALL_120}
+
+
+def test_a_combination_reports_both_phrases_as_typed() -> None:
+    """The phrase of a combination flag names each part, so the audit event shows the evidence."""
+    assert detect_red_flags("胸口疼，出冷汗！") == [RedFlag("chest_pain", "胸口疼+出冷汗", CALL_120)]
+
+
+def test_flags_come_once_per_code_in_order_of_appearance() -> None:
+    """One flag per code, ordered by where its evidence starts."""
+    assert codes("想自杀 胸痛 胸痛 can't breathe") == ["suicide", "chest_pain", "breathing"]
+
+
+@pytest.mark.parametrize(
+    ("text", "code"), [("吃了30片安眠药", "overdose"), ("took 20 pills", "overdose"), ("喝了农药", "poisoning")]
+)
+def test_overdose_and_poisoning_are_flagged(text: str, code: str) -> None:
+    """Decision: overdose and poisoning follow the NHS "call 999" lists."""
+    assert codes(text) == [code]
+
+
+def test_traditional_full_width_and_emoji_input_is_normalised_first() -> None:
+    """The gate matches on the shared normaliser's output: 胸痛 in Traditional, full width, emoji."""
+    assert codes("😭胸口痛！ＣＨＥＳＴ ＰＡＩＮ") == ["chest_pain"]
+    assert codes("呼吸困難") == ["breathing"]
+
+
+def test_scanning_normalised_text_gives_the_same_answer() -> None:
+    """The search analyser passes normalised text; the answer does not depend on the entry point."""
+    text = "孩子撞到头后一直吐"
+    assert scan_normalized(normalize(text)) == detect_red_flags(text)
+    assert codes(text) == ["head_injury_trauma"]
+
+
+@pytest.mark.parametrize("text", ["\ud800胸痛", "\x00" * 50, "胸" * 10_000, "🙂" * 500])
+def test_any_string_is_scanned_without_raising(text: str) -> None:
+    """The gate runs on every chat message: odd input never raises."""
+    assert isinstance(detect_red_flags(text), list)
+
+
+def test_the_rule_file_only_uses_documented_codes_and_guidance() -> None:
+    """Every flag row names one of the fifteen codes in the module docstring, with a known guidance key."""
+    documented = {
+        "chest_pain", "breathing", "unconscious", "confusion", "seizure", "stroke", "bleeding", "anaphylaxis",
+        "burn", "head_injury_trauma", "sick_child", "abdominal_pain_severe", "suicide", "overdose", "poisoning",
+    }  # fmt: skip
+    text = resources.files("yaodao.safety").joinpath("data", "red_flags.tsv").read_text(encoding="utf-8")
+    rows = [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
+    flag_rows = [row for row in rows if row[0] in ("flag", "combo", "near")]
+    assert {row[1] for row in flag_rows} == documented
+    assert {row[2] for row in flag_rows} == {CALL_120, CRISIS_LINE}
+    assert {row[1] for row in flag_rows if row[2] == CRISIS_LINE} == {"suicide"}
+
+
+def test_a_two_character_sound_alike_counts_beside_a_second_sign_but_not_alone() -> None:
+    """胸桶 (typed for 胸痛) with sweating is chest pain; 胸桶 alone is too weak to stop the shop."""
+    assert [f.code for f in detect_red_flags("胸桶 出汗")] == ["chest_pain"]
+    assert detect_red_flags("胸桶") == []
+
+
+def test_pinyin_typed_in_any_grouping_is_matched() -> None:
+    """huxi kunnan / hu xikunnan / huxikunnan all read 呼吸困难."""
+    for text in ("huxi kunnan", "hu xikunnan", "huxikunnan"):
+        assert [f.code for f in detect_red_flags(text)] == ["breathing"], text
+
+
+def test_a_swapped_letter_in_chest_is_still_chest() -> None:
+    assert [f.code for f in detect_red_flags("chset pain")] == ["chest_pain"]
