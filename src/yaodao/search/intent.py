@@ -1,0 +1,89 @@
+"""Intent classification for the search box: which landing page a query opens.
+
+Rules over an :class:`~yaodao.search.analyze.Analysis`, first match wins:
+
+1. ``emergency`` (confidence 1.0): any red flag (DOMAIN.md §7 RF1). Nothing outranks safety: not
+   urgency, not a consult request, not a drug name.
+2. ``consult`` when consult words come with only time words (24小时在线医生): the hurry is for a doctor.
+3. ``urgent_medicine``: urgency words (急用药, 半夜, asap …), with or without a drug or symptom. A
+   generic urgency word (马上, now) next to non-medical words and no medical evidence stays
+   ``non_medical`` ("手机壳 马上要" is a shop query).
+4. ``consult``: consult words (问医生, 在线问诊, pharmacist …).
+5. ``drug``: a drug named (exact, synonym, pinyin, initials or a corrected typo).
+6. ``symptom``: a symptom or condition named; a body part alone counts as a weak symptom query.
+7. ``drug`` with low confidence: only generic medicine words (药店, medicine).
+8. ``non_medical``: marketplace words and no medical evidence; and, with low confidence, nothing
+   recognised at all: the marketplace is the default.
+
+Confidence is a calibrated-by-hand score in [0, 1]: exact names score higher than initials or typos,
+and mixed evidence (medical and non-medical words together) lowers it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from yaodao.search.analyze import Analysis
+from yaodao.search.lexicon import EXACT, INITIALS, PINYIN, SYNONYM, TYPO
+
+URGENT_MEDICINE = "urgent_medicine"
+SYMPTOM = "symptom"
+DRUG = "drug"
+CONSULT = "consult"
+EMERGENCY = "emergency"
+NON_MEDICAL = "non_medical"
+INTENTS = (URGENT_MEDICINE, SYMPTOM, DRUG, CONSULT, EMERGENCY, NON_MEDICAL)
+ENTITY_KEYS = ("drug", "symptom", "body_part", "person", "urgency")
+
+_HOW_CONFIDENCE = {EXACT: 0.95, SYNONYM: 0.95, PINYIN: 0.9, INITIALS: 0.75, TYPO: 0.7}
+_MIXED_PENALTY = 0.15
+
+
+@dataclass(frozen=True, slots=True)
+class IntentResult:
+    intent: str
+    confidence: float
+    entities: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _entities(analysis: Analysis) -> dict[str, list[str]]:
+    return {
+        "drug": [d.inn for d in analysis.drugs],
+        "symptom": [s.code for s in analysis.symptoms],
+        "body_part": list(analysis.body_parts),
+        "person": list(analysis.persons),
+        "urgency": list(analysis.urgency),
+    }
+
+
+def _decide(a: Analysis) -> tuple[str, float]:
+    if a.red_flags:
+        return EMERGENCY, 1.0
+    named = bool(a.drugs or a.symptoms)
+    medical = named or bool(a.medical or a.consult or any("药" in w or "yao" in w for w in a.urgency))
+    penalty = _MIXED_PENALTY if a.non_medical else 0.0
+    if a.consult and not named and not any("药" in w or "yao" in w for w in a.urgency):
+        # "24小时在线医生", "马上问医生": the hurry is about the doctor, not about a medicine.
+        return CONSULT, 0.9 - penalty
+    if a.urgency and (medical or not a.non_medical):
+        return URGENT_MEDICINE, (0.9 if medical else 0.7) - penalty
+    if a.consult:
+        return CONSULT, 0.9 - penalty
+    if a.drugs:
+        return DRUG, max(_HOW_CONFIDENCE.get(d.how, 0.7) for d in a.drugs) - penalty
+    if a.symptoms:
+        typo_only = all(s.term in {c.term for c in a.corrections} for s in a.symptoms)
+        return SYMPTOM, (0.7 if typo_only else 0.9) - penalty
+    if a.body_parts and not a.non_medical:
+        return SYMPTOM, 0.5
+    if a.medical and not a.non_medical:
+        return DRUG, 0.5
+    if a.non_medical:
+        return NON_MEDICAL, 0.85 if not a.medical else 0.6
+    return NON_MEDICAL, 0.3
+
+
+def classify(analysis: Analysis) -> IntentResult:
+    """The intent of an analysed query, its confidence and the entities found (keys: ENTITY_KEYS)."""
+    intent, confidence = _decide(analysis)
+    return IntentResult(intent, round(min(1.0, max(0.0, confidence)), 2), _entities(analysis))
