@@ -15,12 +15,15 @@ from yaodao.adapters.db.engine import build_engine
 from yaodao.adapters.db.outbox import OutboxRelay
 from yaodao.adapters.db.uow import UnitOfWork
 from yaodao.adapters.passwords import Argon2Passwords
+from yaodao.adapters.search_postgres import build_search_index
+from yaodao.catalog.model import Product
 from yaodao.cities import load_city_from_dir
 from yaodao.dispatch.travel import HaversineTravelTimes
 from yaodao.kernel.city import City, city_from_data
 from yaodao.kernel.clock import Clock, SystemClock
 from yaodao.messagebus import Message, MessageBus
 from yaodao.search.availability import AvailabilityIndex, AvailabilityParams
+from yaodao.search.service import SearchService
 from yaodao.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -106,6 +109,7 @@ class Container:
     passwords: Argon2Passwords
     cities: DbCityRegistry
     availability: AvailabilityCache
+    search: SearchService
     extras: dict[str, Any] = field(default_factory=dict)
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
@@ -146,6 +150,20 @@ def bootstrap(
     bus.subscribe("catalog.pharmacy_saved", availability.forget)
     bus.subscribe("catalog.city_saved", availability.forget)
     bus.subscribe("catalog.city_saved", lambda m: cities.forget(m.get("city_id")))
+
+    def load_products() -> list[Product]:
+        with uow_factory(read_only=True) as uow:
+            return uow.products.all()
+
+    search = SearchService(
+        load_products=load_products, index=build_search_index(engine), availability=availability.index
+    )
+
+    # The search index is derived from the catalog: a changed product rebuilds it (343 products: milliseconds).
+    def reindex(_: Message) -> None:
+        search.reindex()
+
+    bus.subscribe("catalog.product_saved", reindex)
     return Container(
         settings=settings,
         engine=engine,
@@ -155,4 +173,5 @@ def bootstrap(
         passwords=Argon2Passwords(fast=fast_passwords),
         cities=cities,
         availability=availability,
+        search=search,
     )

@@ -28,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--no-seed", action="store_true", help="do not seed an empty database")
     seed = sub.add_parser("seed", help="migrate and seed the Hangzhou pilot (idempotent)")
     seed.add_argument("--city", default="hangzhou")
+    ev = sub.add_parser("eval", help="measure quality against a labelled set")
+    ev_sub = ev.add_subparsers(dest="what", required=True)
+    ev_search = ev_sub.add_parser("search", help="intent accuracy, emergency recall, recall@5 for products")
+    ev_search.add_argument("file", help="JSON Lines: {query, intent, expect_generic?, address?}")
+    ev_search.add_argument("--out", help="write one prediction per line (JSON Lines) here")
     db = sub.add_parser("db", help="database migrations")
     db.add_argument("action", choices=["upgrade", "downgrade", "current"])
     db.add_argument("revision", nargs="?", default=None, help="target revision (upgrade: head, downgrade: -1)")
@@ -35,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings()
     _configure_logging(settings.log_json)
+    if args.command == "eval":
+        from yaodao.eval_search import evaluate_search_file
+
+        return evaluate_search_file(args.file, args.out)
     from yaodao.adapters.db import migrate
 
     if args.command == "db":

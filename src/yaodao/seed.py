@@ -86,6 +86,8 @@ def seed(container: Container, *, city_id: str = "hangzhou", demo_users: bool | 
             levels = generate_stock(pharmacies, products, seed=seed_value, params=StockingParams())
             uow.stock.add_many(levels, {p.id: p.city_id for p in pharmacies}, now)
         uow.commit()
+    if not container.search.index_is_current():
+        container.search.reindex()
     users = 0
     if demo_users if demo_users is not None else container.settings.env == "development":
         users = _seed_demo_users(container, pharmacies[0].id, city_id)

@@ -208,6 +208,10 @@ class AvailabilityIndex:
     def __len__(self) -> int:
         return len(self._pharmacies)
 
+    def pharmacy(self, pharmacy_id: str) -> Pharmacy:
+        """The index's copy of a pharmacy (name, hours, location) without a database round trip."""
+        return self._pharmacies[self._position(pharmacy_id)]
+
     def contains(self, address: LatLng) -> bool:
         """City.contains, answered by shapely except within about 1 cm of the boundary."""
         if self._inner is None or self._outer is None:

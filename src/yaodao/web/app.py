@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from yaodao.bootstrap import Container
-from yaodao.web import api_admin, api_auth, api_availability, api_me, errors, pages
+from yaodao.web import api_admin, api_auth, api_availability, api_me, errors, pages, search_views
 from yaodao.web.middleware import BodyLimit, RequestId
 
 
@@ -36,6 +36,7 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
     app.include_router(api_me.router)
     app.include_router(api_admin.router)
     app.include_router(api_availability.router)
+    app.include_router(search_views.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)

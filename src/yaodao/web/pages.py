@@ -19,6 +19,7 @@ from yaodao.kernel.geo import LatLng
 from yaodao.kernel.money import format_yuan
 from yaodao.kernel.paging import PageRequest
 from yaodao.web.deps import SESSION_COOKIE, ContainerDep
+from yaodao.web.search_views import district_points
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -71,12 +72,7 @@ def home(request: Request, container: ContainerDep) -> HTMLResponse:
             ),
             key=lambda x: x[1],
         )
-        for d in city.districts:
-            ring = d.rings[0]
-            lng = sum(p[0] for p in ring) / len(ring)
-            lat = sum(p[1] for p in ring) / len(ring)
-            if d.contains(LatLng(lat, lng)):
-                districts.append((d.code, f"{d.name_zh} {d.name_en}", lat, lng))
+        districts = district_points(city)
     return templates.TemplateResponse(
         request,
         "home.html",

@@ -390,3 +390,49 @@ class AvailabilityOut(BaseModel):
     promise_minutes: int
     basket: dict[str, int]
     offers: list[OfferOut]
+
+
+class ProductCardOut(BaseModel):
+    product_id: str
+    sku: str
+    name_zh: str
+    name_en: str
+    brand_zh: str | None
+    pack_text_zh: str
+    drug_class: str
+    badge: str
+    price_fen: int
+    generic_names: list[str]
+    adult_only: bool
+    eta_minutes: int | None
+    pharmacy_id: str | None
+    pharmacy_name: str | None
+    open_24h: bool
+    within_promise: bool
+
+
+class EmergencyOut(BaseModel):
+    red_flags: list[str]
+    call: str
+    crisis_line: str | None
+    advice: str
+
+
+class SearchOut(BaseModel):
+    query: str
+    normalized: str
+    intent: Literal["urgent_medicine", "symptom", "drug", "consult", "emergency", "non_medical"]
+    confidence: float
+    entities: dict[str, list[str]]
+    city_id: str
+    window: str
+    promise_minutes: int
+    local_time: str
+    emergency: EmergencyOut | None
+    outside_service_area: bool
+    deliverable: list[ProductCardOut] = Field(description="OTC products deliverable within the promise, best first")
+    later: list[ProductCardOut] = Field(description="OTC products deliverable within 60 minutes only")
+    prescription: list[ProductCardOut] = Field(description="Rx products: need a prescription and pharmacist review")
+    not_nearby: int
+    ask_doctor: bool
+    message: str | None

@@ -1,0 +1,258 @@
+"""Medical search: analyse the query, find the intent, retrieve, rank, and build the landing page.
+
+Ranking: relevance first (the retrieval score, raised for the drug the query names and for
+products that treat the symptom it names), then what reaches the user soonest. An urgent query
+puts delivery time first among the relevant products.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from yaodao.catalog.model import DrugClass, Product
+from yaodao.kernel.city import City
+from yaodao.kernel.geo import LatLng
+from yaodao.search.analyze import Analysis, analyze, document_tokens, query_terms
+from yaodao.search.availability import AvailabilityIndex, Offer, OutsideServiceArea
+from yaodao.search.index import IndexedDocument, SearchIndex
+from yaodao.search.intent import IntentResult, classify
+from yaodao.search.landing import CRISIS_LINE, Emergency, LandingPage, ProductCard
+from yaodao.search.lexicon import Lexicon
+
+LATE_HORIZON_MINUTES = 60
+# What "I need medicine now" most often means when no drug or symptom is named: a first-aid shelf.
+# Weights order the shelf: fever and pain first, then colds, stomach upsets, allergies, coughs.
+ESSENTIALS = {"fever_pain": 0.5, "cold_flu": 0.4, "digestion": 0.3, "allergy": 0.3, "cough": 0.2, "first_aid": 0.1}
+CRISIS_CODES = frozenset({"suicide", "overdose"})
+
+
+@dataclass(frozen=True, slots=True)
+class SearchParams:
+    retrieve: int = 60  # candidates asked of the index
+    page_size: int = 12  # OTC cards per section
+    rx_size: int = 6
+    named_drug_boost: float = 1.5  # the product contains the drug the query names
+    symptom_boost: float = 0.8  # the product treats the symptom the query names
+    child_boost: float = 0.4  # a children's product when the query names a child
+    relevance_step: float = 0.25  # relevance within a step counts as equal; delivery time decides
+    # For a symptom (no drug named), what a person can buy now comes first: prescription products
+    # keep their place in their own section but rank after the OTC answers.
+    unnamed_rx_factor: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("retrieve", "page_size", "rx_size"):
+            if not 1 <= getattr(self, name) <= 500:
+                raise ValueError(f"{name} must be between 1 and 500.")
+        if self.relevance_step <= 0:
+            raise ValueError("relevance_step must be positive.")
+
+
+class Catalog:
+    """What search needs from the catalog, in memory: products by id and the lexicon built from them."""
+
+    def __init__(self, products: Iterable[Product]) -> None:
+        self.products = {p.id: p for p in products if p.active}
+        self.lexicon = Lexicon.build(self.products.values())
+
+    def documents(self) -> list[IndexedDocument]:
+        return [document(p, self.lexicon) for p in self.products.values()]
+
+
+def document(product: Product, lexicon: Lexicon) -> IndexedDocument:
+    name = " ".join(x for x in (product.brand_name_zh, product.generic_name_zh, product.generic_name_en) if x)
+    return IndexedDocument(product_id=product.id, name=name, tokens=document_tokens(product, lexicon))
+
+
+class SearchService:
+    def __init__(
+        self,
+        *,
+        load_products: Callable[[], list[Product]],
+        index: SearchIndex,
+        availability: Callable[[str], AvailabilityIndex | None],
+        params: SearchParams | None = None,
+    ) -> None:
+        self._load = load_products
+        self._index = index
+        self._availability = availability
+        self.params = params or SearchParams()
+        self._catalog: Catalog | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def catalog(self) -> Catalog:
+        with self._lock:
+            if self._catalog is None:
+                self._catalog = Catalog(self._load())
+            return self._catalog
+
+    def reindex(self) -> int:
+        """Rebuild the catalog snapshot and the index from the products (a derived index: always safe)."""
+        with self._lock:
+            self._catalog = Catalog(self._load())
+            catalog = self._catalog
+        documents = catalog.documents()
+        self._index.replace(documents)  # inactive products may linger there; the snapshot filters them
+        return len(documents)
+
+    def index_is_current(self) -> bool:
+        return self._index.count() >= len(self.catalog.products)
+
+    def forget(self) -> None:
+        """Drop the snapshot; the next search rebuilds it (after a product changed)."""
+        with self._lock:
+            self._catalog = None
+
+    def search(self, query: str, *, city: City, address: LatLng, at: datetime) -> LandingPage:
+        catalog = self.catalog
+        analysis = analyze(query, catalog.lexicon)
+        intent = classify(analysis)
+        window = city.window_at(at)
+        base = LandingPage(
+            query=query,
+            normalized=analysis.normalized,
+            intent=intent.intent,
+            confidence=intent.confidence,
+            entities=intent.entities,
+            city_id=city.id,
+            window=window.name,
+            promise_minutes=window.promise_minutes,
+            local_time=city.local(at).strftime("%H:%M"),
+        )
+        if intent.intent == "emergency":
+            codes = tuple(dict.fromkeys(f.code for f in analysis.red_flags))
+            crisis = CRISIS_LINE if CRISIS_CODES & set(codes) else None
+            return replace(base, emergency=Emergency(codes=codes, crisis_line=crisis), ask_doctor=False)
+        index = self._availability(city.id)
+        if index is None or not index.contains(address):
+            return replace(
+                base,
+                outside_service_area=True,
+                message="这个地址不在配送范围内 — the address is outside the service area",
+            )
+        ranked = self._rank(catalog, analysis, intent)
+        return self._page(base, ranked, index, analysis, intent, address, at, window.promise_minutes)
+
+    def _rank(self, catalog: Catalog, analysis: Analysis, intent: IntentResult) -> list[tuple[Product, float]]:
+        params = self.params
+        terms = query_terms(analysis)
+        hits = self._index.search(terms, limit=params.retrieve) if terms else []
+        top = max((h.score for h in hits), default=0.0) or 1.0
+        scores: dict[str, float] = {h.product_id: h.score / top for h in hits}
+        named = {d.inn for d in analysis.drugs}
+        for key in named:
+            info = catalog.lexicon.drugs.get(key)
+            for product_id in info.product_ids if info else ():
+                scores[product_id] = scores.get(product_id, 0.0) + params.named_drug_boost
+        treats: set[str] = set()
+        for symptom in analysis.symptoms:
+            found = catalog.lexicon.symptoms.get(symptom.code)
+            if found:
+                treats.update(found.categories)
+        child = "child" in analysis.persons
+        ranked: list[tuple[Product, float]] = []
+        for product_id, score in scores.items():
+            product = catalog.products.get(product_id)
+            if product is None or not product.online_sellable:
+                continue  # prohibited online (DOMAIN S6): never offered, whatever matched
+            if treats and treats & set(product.categories):
+                score += params.symptom_boost
+            if child and "childrens_health" in product.categories:
+                score += params.child_boost
+            if not named and product.drug_class is DrugClass.RX:
+                score *= params.unnamed_rx_factor
+            ranked.append((product, score))
+        if not ranked and intent.intent == "urgent_medicine":
+            ranked = [
+                (
+                    p,
+                    max(ESSENTIALS.get(c, 0.0) for c in p.categories)
+                    + (params.child_boost if child and "childrens_health" in p.categories else 0.0),
+                )
+                for p in catalog.products.values()
+                if p.online_sellable and p.drug_class.is_otc and ESSENTIALS.keys() & set(p.categories)
+            ]
+        ranked.sort(key=lambda ps: (-ps[1], ps[0].sku))
+        return ranked
+
+    def _page(
+        self,
+        base: LandingPage,
+        ranked: list[tuple[Product, float]],
+        index: AvailabilityIndex,
+        analysis: Analysis,
+        intent: IntentResult,
+        address: LatLng,
+        at: datetime,
+        promise: int,
+    ) -> LandingPage:
+        otc_ids = [p.id for p, _ in ranked if p.drug_class is not DrugClass.RX]
+        try:
+            offers = index.best_offers(address, otc_ids, at, promise_minutes=max(promise, LATE_HORIZON_MINUTES))
+        except OutsideServiceArea:
+            offers = {}
+        child = "child" in analysis.persons
+        cards = [_card(p, score, offers.get(p.id), index, child) for p, score in ranked]
+        step = self.params.relevance_step
+        urgent = intent.intent == "urgent_medicine"
+
+        def order(card: ProductCard) -> tuple[float, ...]:
+            eta = card.eta_minutes if card.eta_minutes is not None else 10_000
+            if urgent:
+                return (card.adult_only, eta, -card.relevance)
+            return (card.adult_only, -round(card.relevance / step), eta, -card.relevance)
+
+        otc = sorted((c for c in cards if c.drug_class != "rx"), key=order)
+        deliverable = [c for c in otc if c.within_promise][: self.params.page_size]
+        later = [c for c in otc if c.eta_minutes is not None and not c.within_promise][: self.params.page_size]
+        not_nearby = sum(c.eta_minutes is None for c in otc)
+        prescription = [c for c in cards if c.drug_class == "rx"][: self.params.rx_size]
+        message = None
+        if intent.intent == "non_medical" and not cards:
+            message = "药到只卖健康用品，没有找到相关商品 — yaodao sells health products only; nothing matched"
+        elif not cards:
+            message = "没有找到相关药品，可以问医生 — no matching medicine; ask a doctor"
+        elif not deliverable and later:
+            message = (
+                f"{promise} 分钟内无法送达 — {len(later)} 个商品可在 {LATE_HORIZON_MINUTES} 分钟内送达 · "
+                f"nothing deliverable in {promise} min — {len(later)} products within {LATE_HORIZON_MINUTES} min"
+            )
+        elif not deliverable and not later and otc:
+            message = "附近药房暂时无货 — no pharmacy nearby has these in stock right now"
+        return replace(
+            base,
+            deliverable=deliverable,
+            later=later,
+            prescription=prescription,
+            not_nearby=not_nearby,
+            ranked=cards,
+            ask_doctor=intent.intent != "non_medical",
+            message=message,
+        )
+
+
+def _card(
+    product: Product, relevance: float, offer: Offer | None, index: AvailabilityIndex, child: bool
+) -> ProductCard:
+    pharmacy = index.pharmacy(offer.pharmacy_id) if offer else None
+    return ProductCard(
+        product_id=product.id,
+        sku=product.sku,
+        name_zh=product.generic_name_zh,
+        name_en=product.generic_name_en,
+        brand_zh=product.brand_name_zh,
+        pack_text_zh=product.pack_text_zh,
+        drug_class=product.drug_class.value,
+        price_fen=product.price_fen,
+        inns=product.inns,
+        relevance=relevance,
+        adult_only=child and (product.min_age_years or 0) >= 12,
+        eta_minutes=offer.eta_minutes if offer else None,
+        pharmacy_id=offer.pharmacy_id if offer else None,
+        pharmacy_name=pharmacy.name if pharmacy else None,
+        open_24h=offer.open_24h if offer else False,
+        within_promise=offer.within_promise if offer else False,
+    )
