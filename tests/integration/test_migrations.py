@@ -16,9 +16,9 @@ def test_upgrade_from_empty_then_down_one_step_and_up_again(db_url: str) -> None
     assert migrate.current(db_url) is None
     migrate.upgrade(db_url)
     head = migrate.current(db_url)
-    assert head == "0003"
+    assert head == "0004"
     migrate.downgrade(db_url, "-1")
-    assert migrate.current(db_url) == "0002"
+    assert migrate.current(db_url) == "0003"
     migrate.upgrade(db_url)
     assert migrate.current(db_url) == head
     engine = create_engine(db_url)

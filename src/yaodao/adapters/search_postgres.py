@@ -22,6 +22,7 @@ normalisation (one per occurrence of the term or phrase), document length from
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -57,10 +58,12 @@ _DELETE = text("DELETE FROM product_search WHERE product_id IN :ids").bindparams
 # the part's document frequency counted over those same matches; then each match's BM25
 # contribution (FTS5's idf and its floor); name substrings are appended to the hits as
 # ``{substrings}``; the hits are summed per product.
+STATS_TTL_S = 30.0
+_STATS = "SELECT count(*)::float8, greatest(coalesce(avg(token_count), 0), 1)::float8 FROM product_search"
+
 _SEARCH = """
 WITH stats AS (
-    SELECT count(*)::float8 AS n, greatest(coalesce(avg(token_count), 0), 1)::float8 AS avg_len
-    FROM product_search
+    SELECT CAST(:n AS float8) AS n, CAST(:avg_len AS float8) AS avg_len
 ),
 parts (part, weight, query) AS (
     VALUES {parts}
@@ -93,8 +96,23 @@ class PostgresSearchIndex:
         if engine.dialect.name != "postgresql":
             raise ValueError(f"PostgresSearchIndex needs a PostgreSQL engine, not {engine.dialect.name}.")
         self._engine = engine
+        self._stats: tuple[float, float, float] | None = None  # (documents, average length, read at)
+
+    def _corpus_stats(self) -> tuple[float, float]:
+        """Documents and average length for BM25: counting 20,000 rows per query cost most of a query.
+
+        Cached for STATS_TTL_S, and dropped whenever this process writes; another process's writes
+        shift the figures by a fraction of a percent until the cache expires.
+        """
+        now = time.monotonic()
+        if self._stats is None or now - self._stats[2] > STATS_TTL_S:
+            with self._engine.connect() as conn:
+                n, avg_len = conn.execute(text(_STATS)).one()
+            self._stats = (float(n), float(avg_len), now)
+        return self._stats[0], self._stats[1]
 
     def replace(self, docs: Sequence[IndexedDocument]) -> None:
+        self._stats = None
         rows = [
             {"product_id": d.product_id, "name": d.name, "tokens": d.tokens, "token_count": len(d.tokens.split())}
             for d in latest_by_id(docs)
@@ -106,6 +124,7 @@ class PostgresSearchIndex:
                 conn.execute(_UPSERT, rows[start : start + _CHUNK])
 
     def remove(self, product_ids: Iterable[str]) -> None:
+        self._stats = None
         ids = sorted(set(product_ids))
         if not ids:
             return
@@ -117,7 +136,8 @@ class PostgresSearchIndex:
         plan = plan_query(terms)
         if not plan or limit <= 0:
             return []
-        params: dict[str, Any] = {"limit": limit, "k1": BM25_K1, "b": BM25_B}
+        n, avg_len = self._corpus_stats()
+        params: dict[str, Any] = {"limit": limit, "k1": BM25_K1, "b": BM25_B, "n": n, "avg_len": avg_len}
         parts: list[str] = []
         for i, term in enumerate(plan.terms):
             params[f"term_{i}"] = term
@@ -129,7 +149,20 @@ class PostgresSearchIndex:
                 f"({len(parts)}, CAST(:prefix_weight AS float8), to_tsquery('simple', CAST(:prefix_{i} AS text)))"
             )
         substrings = []
-        for i, term in enumerate(plan.substrings):
+        known: set[str] = set()
+        if plan.substrings:
+            # The substring fallback is for terms that are no token of any document (布洛 in 布洛芬).
+            with self._engine.connect() as conn:
+                known = set(
+                    conn.execute(
+                        text(
+                            "SELECT t FROM unnest(CAST(:terms AS text[])) AS t WHERE EXISTS "
+                            "(SELECT 1 FROM product_search WHERE tsv @@ phraseto_tsquery('simple', t))"
+                        ),
+                        {"terms": list(plan.substrings)},
+                    ).scalars()
+                )
+        for i, term in enumerate(t for t in plan.substrings if t not in known):
             params[f"like_{i}"] = like_contains(term)
             params[f"weight_{i}"] = SUBSTRING_WEIGHT * len(term)
             substrings.append(

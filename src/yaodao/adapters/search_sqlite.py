@@ -73,18 +73,31 @@ class SqliteSearchIndex:
         plan = plan_query(terms)
         if not plan or limit <= 0:
             return []
-        params: dict[str, Any] = {"limit": limit, "exact": " OR ".join(fts5_phrase(t) for t in plan.terms)}
+        with self._reading() as conn:
+            # Document frequency of each term that is a whole token somewhere (fts5vocab: no scan).
+            rows = conn.execute(
+                text("SELECT term, doc FROM product_search_terms WHERE term IN :terms").bindparams(
+                    bindparam("terms", expanding=True)
+                ),
+                {"terms": list(plan.terms)},
+            ).all()
+            documents = int(conn.execute(text("SELECT count(*) FROM product_search_docs")).scalar_one())
+        known = {str(term): int(doc) for term, doc in rows}
+        exact = _discriminating(plan.terms, known, documents)
+        params: dict[str, Any] = {"limit": limit, "exact": " OR ".join(fts5_phrase(t) for t in exact)}
         branches = [
             "SELECT rowid AS id, -bm25(product_search) AS score FROM product_search WHERE product_search MATCH :exact"
         ]
-        if plan.prefixes:
-            params["prefix"] = " OR ".join(fts5_phrase(t) + "*" for t in plan.prefixes)
+        prefixes = [t for t in plan.prefixes if t in exact]  # the very common terms are left out here too
+        if prefixes:
+            params["prefix"] = " OR ".join(fts5_phrase(t) + "*" for t in prefixes)
             params["prefix_weight"] = PREFIX_WEIGHT
             branches.append(
                 "SELECT rowid, :prefix_weight * -bm25(product_search) FROM product_search "
                 "WHERE product_search MATCH :prefix"
             )
-        for i, term in enumerate(plan.substrings):
+        # The substring fallback scans every name: only for terms that are no token of any document.
+        for i, term in enumerate(t for t in plan.substrings if t not in known):
             params[f"like_{i}"] = like_contains(term)
             params[f"weight_{i}"] = SUBSTRING_WEIGHT * len(term)
             branches.append(
@@ -97,8 +110,8 @@ class SqliteSearchIndex:
             "GROUP BY d.product_id ORDER BY score DESC, d.product_id LIMIT :limit"
         )
         with self._reading() as conn:
-            rows = conn.execute(text(sql), params).all()
-        return [Hit(product_id=str(r[0]), score=float(r[1])) for r in rows]
+            found = conn.execute(text(sql), params).all()
+        return [Hit(product_id=str(r[0]), score=float(r[1])) for r in found]
 
     def count(self) -> int:
         with self._reading() as conn:
@@ -113,3 +126,16 @@ class SqliteSearchIndex:
                 yield conn
             finally:
                 conn.info.pop(READ_ONLY, None)
+
+
+# A term in more than this share of a large catalog (片, 胶囊) tells documents apart no better than
+# BM25's idf floor, yet makes the engine score most of the table.
+COMMON_TERM_SHARE = 0.2
+COMMON_TERM_MIN_DOCS = 500
+
+
+def _discriminating(terms: Sequence[str], known: dict[str, int], documents: int) -> list[str]:
+    """The terms worth matching: all but the very common ones, and never none."""
+    ceiling = max(COMMON_TERM_MIN_DOCS, COMMON_TERM_SHARE * documents)
+    kept = [t for t in terms if known.get(t, 0) <= ceiling]
+    return kept or [min(terms, key=lambda t: known.get(t, 0))]

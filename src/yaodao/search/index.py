@@ -18,7 +18,9 @@ matching any term is a hit):
 * **name substring** — for terms with Chinese characters, :data:`MIN_SUBSTRING_CHARS` or more,
   that occur inside the display name (``布洛`` finds ``芬必得 布洛芬缓释胶囊``), a fallback for
   words the segmenter split differently: ``SUBSTRING_WEIGHT * len(term) / len(name)``, at most
-  :data:`SUBSTRING_WEIGHT`, so a tighter name ranks first.
+  :data:`SUBSTRING_WEIGHT`, so a tighter name ranks first. Only terms that are no document's token
+  take this path: scanning every name costs most of a query, and a term that is a token somewhere
+  is answered by the token match.
 
 Scores are floats, higher is better, comparable only within one result list: the BM25 part
 depends on the corpus (its size and term frequencies) and the engines tokenise punctuation

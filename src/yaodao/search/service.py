@@ -56,6 +56,15 @@ class Catalog:
     def __init__(self, products: Iterable[Product]) -> None:
         self.products = {p.id: p for p in products if p.active}
         self.lexicon = Lexicon.build(self.products.values())
+        # The "I need medicine now" shelf, weighted by need; computed once per catalog snapshot.
+        self.essentials = sorted(
+            (
+                (p, max(ESSENTIALS.get(c, 0.0) for c in p.categories))
+                for p in self.products.values()
+                if p.online_sellable and p.drug_class.is_otc and ESSENTIALS.keys() & set(p.categories)
+            ),
+            key=lambda ps: (-ps[1], ps[0].sku),
+        )
 
     def documents(self) -> list[IndexedDocument]:
         return [document(p, self.lexicon) for p in self.products.values()]
@@ -167,16 +176,11 @@ class SearchService:
             ranked.append((product, score))
         if not ranked and intent.intent == "urgent_medicine":
             ranked = [
-                (
-                    p,
-                    max(ESSENTIALS.get(c, 0.0) for c in p.categories)
-                    + (params.child_boost if child and "childrens_health" in p.categories else 0.0),
-                )
-                for p in catalog.products.values()
-                if p.online_sellable and p.drug_class.is_otc and ESSENTIALS.keys() & set(p.categories)
+                (p, weight + (params.child_boost if child and "childrens_health" in p.categories else 0.0))
+                for p, weight in catalog.essentials
             ]
         ranked.sort(key=lambda ps: (-ps[1], ps[0].sku))
-        return ranked
+        return ranked[: params.retrieve]  # a page shows a dozen; more only costs availability lookups
 
     def _page(
         self,
