@@ -110,11 +110,6 @@ class SearchService:
     def index_is_current(self) -> bool:
         return self._index.count() >= len(self.catalog.products)
 
-    def forget(self) -> None:
-        """Drop the snapshot; the next search rebuilds it (after a product changed)."""
-        with self._lock:
-            self._catalog = None
-
     def search(self, query: str, *, city: City, address: LatLng, at: datetime) -> LandingPage:
         catalog = self.catalog
         analysis = analyze(query, catalog.lexicon)

@@ -75,7 +75,7 @@ def availability(
                 raise ValidationFailed(f"items: unknown SKU {sku!r}", field="items")
             basket[product.id] = qty
         offers = index.query(LatLng(lat, lng), basket, when, promise_minutes=within_minutes)
-        stores = {o.pharmacy_id: uow.pharmacies.get(o.pharmacy_id) for o in offers}
+        stores = {o.pharmacy_id: index.pharmacy(o.pharmacy_id) for o in offers}  # the index holds them
     window = index.city.window_at(when)
     return s.AvailabilityOut(
         city_id=city_id,

@@ -113,7 +113,7 @@ def availability_page(
             except DomainError as exc:
                 error = exc.message
                 found = []
-            offers = [(o, uow.pharmacies.get(o.pharmacy_id)) for o in found]
+            offers = [(o, index.pharmacy(o.pharmacy_id)) for o in found]
     window = index.city.window_at(now) if index else None
     return templates.TemplateResponse(
         request,
