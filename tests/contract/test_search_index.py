@@ -146,6 +146,15 @@ def test_the_factory_picks_the_adapter_for_the_dialect(engine: Engine) -> None:
     assert isinstance(build_search_index(engine), expected)
 
 
+def test_ids_are_the_documents_held(index: SearchIndex) -> None:
+    """ids() lists what replace() stored and forgets what remove() dropped."""
+    held = index.ids()
+    assert len(held) == index.count()
+    victim = sorted(held)[0]
+    index.remove([victim])
+    assert index.ids() == held - {victim}
+
+
 def test_count_is_the_number_of_documents(index: SearchIndex) -> None:
     """Thirteen documents in, thirteen counted; replacing the same ones adds none."""
     assert index.count() == len(CATALOGUE)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, text
@@ -37,6 +38,7 @@ from yaodao.search.index import (
     Hit,
     IndexedDocument,
     SearchIndex,
+    discriminating,
     latest_by_id,
     like_contains,
     plan_query,
@@ -59,6 +61,17 @@ _DELETE = text("DELETE FROM product_search WHERE product_id IN :ids").bindparams
 # contribution (FTS5's idf and its floor); name substrings are appended to the hits as
 # ``{substrings}``; the hits are summed per product.
 STATS_TTL_S = 30.0
+_VOCABULARY = "SELECT word, ndoc FROM ts_stat('SELECT tsv FROM product_search')"
+
+
+@dataclass(frozen=True, slots=True)
+class _Corpus:
+    n: float
+    avg_len: float
+    vocabulary: dict[str, int]  # token -> documents holding it
+    read_at: float
+
+
 _STATS = "SELECT count(*)::float8, greatest(coalesce(avg(token_count), 0), 1)::float8 FROM product_search"
 
 _SEARCH = """
@@ -96,20 +109,22 @@ class PostgresSearchIndex:
         if engine.dialect.name != "postgresql":
             raise ValueError(f"PostgresSearchIndex needs a PostgreSQL engine, not {engine.dialect.name}.")
         self._engine = engine
-        self._stats: tuple[float, float, float] | None = None  # (documents, average length, read at)
+        self._stats: _Corpus | None = None
 
-    def _corpus_stats(self) -> tuple[float, float]:
-        """Documents and average length for BM25: counting 20,000 rows per query cost most of a query.
+    def _corpus(self) -> _Corpus:
+        """Document count, average length and each token's document frequency, for BM25 and planning.
 
-        Cached for STATS_TTL_S, and dropped whenever this process writes; another process's writes
-        shift the figures by a fraction of a percent until the cache expires.
+        Counting 20,000 rows per query cost most of a query, so the figures are cached for
+        STATS_TTL_S and dropped whenever this process writes; another process's writes shift them
+        by a fraction of a percent until the cache expires.
         """
         now = time.monotonic()
-        if self._stats is None or now - self._stats[2] > STATS_TTL_S:
+        if self._stats is None or now - self._stats.read_at > STATS_TTL_S:
             with self._engine.connect() as conn:
                 n, avg_len = conn.execute(text(_STATS)).one()
-            self._stats = (float(n), float(avg_len), now)
-        return self._stats[0], self._stats[1]
+                vocabulary = {str(word): int(ndoc) for word, ndoc in conn.execute(text(_VOCABULARY)).all()}
+            self._stats = _Corpus(float(n), float(avg_len), vocabulary, now)
+        return self._stats
 
     def replace(self, docs: Sequence[IndexedDocument]) -> None:
         self._stats = None
@@ -136,32 +151,22 @@ class PostgresSearchIndex:
         plan = plan_query(terms)
         if not plan or limit <= 0:
             return []
-        n, avg_len = self._corpus_stats()
-        params: dict[str, Any] = {"limit": limit, "k1": BM25_K1, "b": BM25_B, "n": n, "avg_len": avg_len}
+        corpus = self._corpus()
+        known = corpus.vocabulary
+        exact = discriminating(plan.terms, known, int(corpus.n))
+        params: dict[str, Any] = {"limit": limit, "k1": BM25_K1, "b": BM25_B, "n": corpus.n, "avg_len": corpus.avg_len}
         parts: list[str] = []
-        for i, term in enumerate(plan.terms):
+        for i, term in enumerate(exact):
             params[f"term_{i}"] = term
             parts.append(f"({len(parts)}, CAST(1.0 AS float8), phraseto_tsquery('simple', CAST(:term_{i} AS text)))")
         params["prefix_weight"] = PREFIX_WEIGHT
-        for i, term in enumerate(plan.prefixes):
+        for i, term in enumerate(t for t in plan.prefixes if t in exact):
             params[f"prefix_{i}"] = term + ":*"  # term is [0-9a-z]+: see the module docstring
             parts.append(
                 f"({len(parts)}, CAST(:prefix_weight AS float8), to_tsquery('simple', CAST(:prefix_{i} AS text)))"
             )
         substrings = []
-        known: set[str] = set()
-        if plan.substrings:
-            # The substring fallback is for terms that are no token of any document (布洛 in 布洛芬).
-            with self._engine.connect() as conn:
-                known = set(
-                    conn.execute(
-                        text(
-                            "SELECT t FROM unnest(CAST(:terms AS text[])) AS t WHERE EXISTS "
-                            "(SELECT 1 FROM product_search WHERE tsv @@ phraseto_tsquery('simple', t))"
-                        ),
-                        {"terms": list(plan.substrings)},
-                    ).scalars()
-                )
+        # The substring fallback is for terms that are no token of any document (布洛 in 布洛芬).
         for i, term in enumerate(t for t in plan.substrings if t not in known):
             params[f"like_{i}"] = like_contains(term)
             params[f"weight_{i}"] = SUBSTRING_WEIGHT * len(term)
@@ -177,6 +182,10 @@ class PostgresSearchIndex:
     def count(self) -> int:
         with self._engine.connect() as conn:
             return int(conn.execute(text("SELECT count(*) FROM product_search")).scalar_one())
+
+    def ids(self) -> set[str]:
+        with self._engine.connect() as conn:
+            return {str(i) for i in conn.execute(text("SELECT product_id FROM product_search")).scalars()}
 
 
 def build_search_index(engine: Engine) -> SearchIndex:

@@ -26,6 +26,7 @@ from yaodao.search.index import (
     SUBSTRING_WEIGHT,
     Hit,
     IndexedDocument,
+    discriminating,
     latest_by_id,
     like_contains,
     plan_query,
@@ -83,7 +84,7 @@ class SqliteSearchIndex:
             ).all()
             documents = int(conn.execute(text("SELECT count(*) FROM product_search_docs")).scalar_one())
         known = {str(term): int(doc) for term, doc in rows}
-        exact = _discriminating(plan.terms, known, documents)
+        exact = discriminating(plan.terms, known, documents)
         params: dict[str, Any] = {"limit": limit, "exact": " OR ".join(fts5_phrase(t) for t in exact)}
         branches = [
             "SELECT rowid AS id, -bm25(product_search) AS score FROM product_search WHERE product_search MATCH :exact"
@@ -117,6 +118,10 @@ class SqliteSearchIndex:
         with self._reading() as conn:
             return int(conn.execute(text("SELECT count(*) FROM product_search_docs")).scalar_one())
 
+    def ids(self) -> set[str]:
+        with self._reading() as conn:
+            return {str(i) for i in conn.execute(text("SELECT product_id FROM product_search_docs")).scalars()}
+
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
         # Plain BEGIN, not BEGIN IMMEDIATE: searches must not queue behind writers (see engine.py).
@@ -126,16 +131,3 @@ class SqliteSearchIndex:
                 yield conn
             finally:
                 conn.info.pop(READ_ONLY, None)
-
-
-# A term in more than this share of a large catalog (片, 胶囊) tells documents apart no better than
-# BM25's idf floor, yet makes the engine score most of the table.
-COMMON_TERM_SHARE = 0.2
-COMMON_TERM_MIN_DOCS = 500
-
-
-def _discriminating(terms: Sequence[str], known: dict[str, int], documents: int) -> list[str]:
-    """The terms worth matching: all but the very common ones, and never none."""
-    ceiling = max(COMMON_TERM_MIN_DOCS, COMMON_TERM_SHARE * documents)
-    kept = [t for t in terms if known.get(t, 0) <= ceiling]
-    return kept or [min(terms, key=lambda t: known.get(t, 0))]

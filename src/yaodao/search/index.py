@@ -96,6 +96,10 @@ class SearchIndex(Protocol):
         """How many documents the index holds."""
         ...
 
+    def ids(self) -> set[str]:
+        """The ids of every document the index holds (to remove the ones the catalog no longer has)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class QueryPlan:
@@ -180,3 +184,16 @@ def like_contains(term: str) -> str:
     """A LIKE pattern for "contains ``term``", with ``\\`` as the escape character."""
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+# A term in more than this share of a large catalog (片, 胶囊) tells documents apart no better than
+# BM25's idf floor, yet makes the engine score most of the table.
+COMMON_TERM_SHARE = 0.2
+COMMON_TERM_MIN_DOCS = 500
+
+
+def discriminating(terms: Sequence[str], known: dict[str, int], documents: int) -> list[str]:
+    """The terms worth matching: all but the very common ones, and never none."""
+    ceiling = max(COMMON_TERM_MIN_DOCS, COMMON_TERM_SHARE * documents)
+    kept = [t for t in terms if known.get(t, 0) <= ceiling]
+    return kept or [min(terms, key=lambda t: known.get(t, 0))]

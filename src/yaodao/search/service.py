@@ -7,6 +7,7 @@ puts delivery time first among the relevant products.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -31,7 +32,8 @@ CRISIS_CODES = frozenset({"suicide", "overdose"})
 
 @dataclass(frozen=True, slots=True)
 class SearchParams:
-    retrieve: int = 60  # candidates asked of the index
+    retrieve: int = 60  # documents asked of the index
+    candidates: int = 36  # products ranked on a page (and looked up for delivery): three sections' worth
     page_size: int = 12  # OTC cards per section
     rx_size: int = 6
     named_drug_boost: float = 1.5  # the product contains the drug the query names
@@ -43,7 +45,7 @@ class SearchParams:
     unnamed_rx_factor: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("retrieve", "page_size", "rx_size"):
+        for name in ("retrieve", "candidates", "page_size", "rx_size"):
             if not 1 <= getattr(self, name) <= 500:
                 raise ValueError(f"{name} must be between 1 and 500.")
         if self.relevance_step <= 0:
@@ -65,9 +67,20 @@ class Catalog:
             ),
             key=lambda ps: (-ps[1], ps[0].sku),
         )
+        # One index document per distinct searchable text: the same generic from thirty makers reads
+        # the same to the index, and scoring it thirty times is most of a query's cost at scale.
+        members: dict[str, list[str]] = {}
+        self._documents: dict[str, IndexedDocument] = {}
+        for product in self.products.values():
+            doc = document(product, self.lexicon)
+            key = "g-" + hashlib.sha1(f"{doc.name}\n{doc.tokens}".encode()).hexdigest()[:24]
+            members.setdefault(key, []).append(product.id)
+            self._documents.setdefault(key, replace(doc, product_id=key))
+        self.members = {key: tuple(ids) for key, ids in members.items()}
 
     def documents(self) -> list[IndexedDocument]:
-        return [document(p, self.lexicon) for p in self.products.values()]
+        """The index documents, one per group of products that read the same (see ``members``)."""
+        return list(self._documents.values())
 
 
 def document(product: Product, lexicon: Lexicon) -> IndexedDocument:
@@ -104,11 +117,14 @@ class SearchService:
             self._catalog = Catalog(self._load())
             catalog = self._catalog
         documents = catalog.documents()
-        self._index.replace(documents)  # inactive products may linger there; the snapshot filters them
+        self._index.replace(documents)
+        stale = self._index.ids() - catalog.members.keys()
+        if stale:
+            self._index.remove(stale)
         return len(documents)
 
     def index_is_current(self) -> bool:
-        return self._index.count() >= len(self.catalog.products)
+        return self._index.ids() == self.catalog.members.keys()
 
     def search(self, query: str, *, city: City, address: LatLng, at: datetime) -> LandingPage:
         catalog = self.catalog
@@ -145,7 +161,9 @@ class SearchService:
         terms = query_terms(analysis)
         hits = self._index.search(terms, limit=params.retrieve) if terms else []
         top = max((h.score for h in hits), default=0.0) or 1.0
-        scores: dict[str, float] = {h.product_id: h.score / top for h in hits}
+        scores: dict[str, float] = {
+            product_id: h.score / top for h in hits for product_id in catalog.members.get(h.product_id, ())
+        }
         named = {d.inn for d in analysis.drugs}
         for key in named:
             info = catalog.lexicon.drugs.get(key)
@@ -172,10 +190,10 @@ class SearchService:
         if not ranked and intent.intent == "urgent_medicine":
             ranked = [
                 (p, weight + (params.child_boost if child and "childrens_health" in p.categories else 0.0))
-                for p, weight in catalog.essentials
+                for p, weight in catalog.essentials[: params.candidates * 4]
             ]
         ranked.sort(key=lambda ps: (-ps[1], ps[0].sku))
-        return ranked[: params.retrieve]  # a page shows a dozen; more only costs availability lookups
+        return ranked[: params.candidates]  # more only costs availability lookups
 
     def _page(
         self,
