@@ -34,6 +34,7 @@ CRISIS_CODES = frozenset({"suicide", "overdose"})
 class SearchParams:
     retrieve: int = 60  # documents asked of the index
     candidates: int = 36  # products ranked on a page (and looked up for delivery): three sections' worth
+    per_group: int = 4  # packs of one identical text (the same generic from many makers) on a page
     page_size: int = 12  # OTC cards per section
     rx_size: int = 6
     named_drug_boost: float = 1.5  # the product contains the drug the query names
@@ -45,7 +46,7 @@ class SearchParams:
     unnamed_rx_factor: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("retrieve", "candidates", "page_size", "rx_size"):
+        for name in ("retrieve", "candidates", "per_group", "page_size", "rx_size"):
             if not 1 <= getattr(self, name) <= 500:
                 raise ValueError(f"{name} must be between 1 and 500.")
         if self.relevance_step <= 0:
@@ -76,7 +77,12 @@ class Catalog:
             key = "g-" + hashlib.sha1(f"{doc.name}\n{doc.tokens}".encode()).hexdigest()[:24]
             members.setdefault(key, []).append(product.id)
             self._documents.setdefault(key, replace(doc, product_id=key))
-        self.members = {key: tuple(ids) for key, ids in members.items()}
+        # Cheapest first: the packs a page shows from a group are the ones a shopper compares.
+        self.members = {
+            key: tuple(sorted(ids, key=lambda i: (self.products[i].price_fen, self.products[i].sku)))
+            for key, ids in members.items()
+        }
+        self.group_of = {product_id: key for key, ids in self.members.items() for product_id in ids}
 
     def documents(self) -> list[IndexedDocument]:
         """The index documents, one per group of products that read the same (see ``members``)."""
@@ -161,32 +167,42 @@ class SearchService:
         terms = query_terms(analysis)
         hits = self._index.search(terms, limit=params.retrieve) if terms else []
         top = max((h.score for h in hits), default=0.0) or 1.0
-        scores: dict[str, float] = {
-            product_id: h.score / top for h in hits for product_id in catalog.members.get(h.product_id, ())
-        }
+        # Scored per group of identical products (one representative each), expanded at the end.
+        scores: dict[str, float] = {h.product_id: h.score / top for h in hits if h.product_id in catalog.members}
         named = {d.inn for d in analysis.drugs}
-        for key in named:
-            info = catalog.lexicon.drugs.get(key)
-            for product_id in info.product_ids if info else ():
-                scores[product_id] = scores.get(product_id, 0.0) + params.named_drug_boost
+        named_groups = {
+            catalog.group_of[product_id]
+            for key in named
+            if (info := catalog.lexicon.drugs.get(key))
+            for product_id in info.product_ids
+            if product_id in catalog.group_of
+        }
+        for group in named_groups:
+            scores[group] = scores.get(group, 0.0) + params.named_drug_boost
         treats: set[str] = set()
         for symptom in analysis.symptoms:
             found = catalog.lexicon.symptoms.get(symptom.code)
             if found:
                 treats.update(found.categories)
         child = "child" in analysis.persons
-        ranked: list[tuple[Product, float]] = []
-        for product_id, score in scores.items():
-            product = catalog.products.get(product_id)
-            if product is None or not product.online_sellable:
-                continue  # prohibited online (DOMAIN S6): never offered, whatever matched
+        groups: list[tuple[float, str, str]] = []
+        for group, score in scores.items():
+            product = catalog.products[catalog.members[group][0]]
             if treats and treats & set(product.categories):
                 score += params.symptom_boost
             if child and "childrens_health" in product.categories:
                 score += params.child_boost
             if not named and product.drug_class is DrugClass.RX:
                 score *= params.unnamed_rx_factor
-            ranked.append((product, score))
+            groups.append((-score, product.sku, group))
+        groups.sort()
+        ranked: list[tuple[Product, float]] = []
+        for negative, _, group in groups:
+            members = [catalog.products[i] for i in catalog.members[group]]
+            # Prohibited online (DOMAIN S6): never offered, whatever matched.
+            ranked += [(p, -negative) for p in members if p.online_sellable][: params.per_group]
+            if len(ranked) >= params.candidates:
+                break
         if not ranked and intent.intent == "urgent_medicine":
             ranked = [
                 (p, weight + (params.child_boost if child and "childrens_health" in p.categories else 0.0))
