@@ -141,3 +141,40 @@ def test_for_a_symptom_otc_answers_rank_before_prescription_products(platform: P
     assert top
     assert all(card.drug_class != "rx" for card in top)
     assert {"loratadine", "cetirizine", "chlorphenamine"} & {i for card in top for i in card.inns}
+
+
+def test_identical_packs_from_many_makers_are_one_document_and_the_page_shows_the_cheapest_few(
+    platform: Platform,
+) -> None:
+    """Six makers' 布洛芬颗粒 read the same to the index: one document, and at most four packs, cheapest first."""
+    from factories import product_body, ref
+    from yaodao.accounts.model import Role
+
+    tag = ref()[:6]
+    prices = [990, 450, 1200, 380, 700, 820]
+    for n, price in enumerate(prices):
+        body = product_body(
+            sku=f"grp-{tag}-{n}",
+            generic_name_zh="布洛芬颗粒",
+            generic_name_en=f"Ibuprofen Granules {tag}",
+            dosage_form="granules",
+            pack_text_zh="0.2g×10袋",
+            pack_unit="sachet",
+            price_fen=price,
+            manufacturer_zh=f"第{n}制药有限公司",
+        )
+        assert (
+            platform.client.post("/api/admin/products", json=body, headers=platform.auth(Role.ADMIN)).status_code == 201
+        )
+    platform.container.relay.drain()  # product events rebuild the search index
+    catalog = platform.container.search.catalog
+    groups = {catalog.group_of[f"{p.id}"] for p in catalog.products.values() if p.sku.startswith(f"grp-{tag}")}
+    assert len(groups) == 1
+    page = platform.container.search.search(
+        f"ibuprofen granules {tag}",
+        city=platform.container.cities.get("hangzhou"),  # type: ignore[arg-type]
+        address=LatLng(**WEST_LAKE),
+        at=platform.clock.now(),
+    )
+    ours = [c for c in page.ranked if c.sku.startswith(f"grp-{tag}")]
+    assert [c.price_fen for c in ours] == sorted(prices)[:4]

@@ -208,7 +208,7 @@ class SearchService:
                 (p, weight + (params.child_boost if child and "childrens_health" in p.categories else 0.0))
                 for p, weight in catalog.essentials[: params.candidates * 4]
             ]
-        ranked.sort(key=lambda ps: (-ps[1], ps[0].sku))
+        ranked.sort(key=lambda ps: -ps[1])  # stable: groups keep their order, packs cheapest first
         return ranked[: params.candidates]  # more only costs availability lookups
 
     def _page(

@@ -8,12 +8,14 @@ idempotent (they may see an event again after a crash between publish and mark).
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, RowMapping, select, update
 
 from yaodao.adapters.db import tables as t
+from yaodao.adapters.db.engine import READ_ONLY
 from yaodao.kernel.clock import Clock
 from yaodao.messagebus import MessageBus
 
@@ -40,31 +42,50 @@ class OutboxRelay:
                 return total
 
     def _publish_batch(self) -> int:
-        with self._engine.begin() as conn:
-            stmt = (
-                select(t.outbox.c.id, t.outbox.c.event_id, t.outbox.c.topic, t.outbox.c.city_id, t.outbox.c.payload)
-                .where(t.outbox.c.published_at.is_(None))
-                .order_by(t.outbox.c.id)
-                .limit(self._batch)
-            )
-            if conn.dialect.name == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
-            rows = conn.execute(stmt).mappings().all()
-            for row in rows:
-                message: dict[str, Any] = {
-                    "event_id": row["event_id"],
-                    "topic": row["topic"],
-                    "city_id": row["city_id"],
-                    "payload": row["payload"],
-                }
-                self._bus.publish(message)
-            if rows:
-                conn.execute(
-                    update(t.outbox)
-                    .where(t.outbox.c.id.in_([r["id"] for r in rows]))
-                    .values(published_at=self._clock.now(), attempts=t.outbox.c.attempts + 1)
-                )
+        stmt = (
+            select(t.outbox.c.id, t.outbox.c.event_id, t.outbox.c.topic, t.outbox.c.city_id, t.outbox.c.payload)
+            .where(t.outbox.c.published_at.is_(None))
+            .order_by(t.outbox.c.id)
+            .limit(self._batch)
+        )
+        if self._engine.dialect.name == "postgresql":
+            # Row locks hand each event to one relay; handlers' own writes touch other rows.
+            with self._engine.begin() as conn:
+                rows = conn.execute(stmt.with_for_update(skip_locked=True)).mappings().all()
+                self._publish(rows)
+                self._mark(conn, rows)
             return len(rows)
+        # SQLite has one writer: a handler that writes (the search reindex) must not wait on a
+        # transaction held open around it. Read, publish outside any transaction, then mark.
+        with self._engine.connect() as conn:
+            conn.info[READ_ONLY] = True
+            try:
+                rows = conn.execute(stmt).mappings().all()
+                conn.rollback()
+            finally:
+                conn.info.pop(READ_ONLY, None)
+        self._publish(rows)
+        with self._engine.begin() as conn:
+            self._mark(conn, rows)
+        return len(rows)
+
+    def _publish(self, rows: Sequence[RowMapping]) -> None:
+        for row in rows:
+            message: dict[str, Any] = {
+                "event_id": row["event_id"],
+                "topic": row["topic"],
+                "city_id": row["city_id"],
+                "payload": row["payload"],
+            }
+            self._bus.publish(message)
+
+    def _mark(self, conn: Connection, rows: Sequence[RowMapping]) -> None:
+        if rows:
+            conn.execute(
+                update(t.outbox)
+                .where(t.outbox.c.id.in_([r["id"] for r in rows]))
+                .values(published_at=self._clock.now(), attempts=t.outbox.c.attempts + 1)
+            )
 
     def wake(self) -> None:
         self._wake.set()
