@@ -23,7 +23,7 @@ from yaodao.kernel.ids import new_id
 
 log = structlog.get_logger(__name__)
 
-DEMO_PASSWORD = "yaodao-demo-2026"  # development only: printed in the README, refused elsewhere
+DEMO_PASSWORD = "yaodao-demo-2026"  # printed in the README; the demo accounts exist only when YAODAO_ENV=development
 
 
 def city_files(city_id: str) -> tuple[dict[str, Any], dict[str, Any]]:

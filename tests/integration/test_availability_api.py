@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import time
 
 from factories import WEST_LAKE
 from support import Platform
@@ -97,4 +97,3 @@ def test_bad_availability_queries_get_clear_answers(platform: Platform) -> None:
     assert zero.status_code == 422
     no_city = platform.client.get("/api/availability", params={**WEST_LAKE, "items": sku, "city_id": "atlantis"})
     assert no_city.status_code == 404
-    platform.clock.advance(timedelta(0))
