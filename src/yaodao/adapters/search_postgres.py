@@ -2,7 +2,8 @@
 
 Schema (migration 0003): ``product_search(product_id PK, name, tokens, token_count, tsv)`` where
 ``tsv`` is generated as ``to_tsvector('simple', tokens)`` (GIN index), and a ``gin_trgm_ops``
-index on ``name`` serves the ``ILIKE '%…%'`` fallback (it needs a database with a UTF-8 ctype).
+index on ``name`` serves the ``LIKE '%…%'`` fallback (it needs a database with a UTF-8 ctype).
+Migration 0005 turns the GIN pending list off, so a reindex never leaves searches scanning it.
 
 Safe query construction: no user text is ever formatted into SQL or into tsquery syntax.
 
@@ -11,7 +12,9 @@ Safe query construction: no user text is ever formatted into SQL or into tsquery
   cannot fail on syntax, and it parses the term with the same parser that built ``tsv``.
 * Prefix terms are only those matching ``[0-9a-z]+`` (:func:`is_prefix_term`), so
   ``to_tsquery('simple', :term || ':*')`` can contain no operator but the ``:*`` we append.
-* Name substrings use ``ILIKE :pattern ESCAPE '\\'`` with ``%``, ``_`` and ``\\`` escaped.
+* Name substrings use ``LIKE :pattern ESCAPE '\\'`` with ``%``, ``_`` and ``\\`` escaped. Names and
+  terms are both normalised (lower case), so ``LIKE`` finds what ``ILIKE`` would, at a quarter
+  of the cost (``ILIKE`` folds the case of every row it reads).
 
 Scoring mirrors FTS5's ``bm25()`` (see ``yaodao.search.index``): per query part, document
 frequency counted over its matches, term frequency from ``ts_rank_cd`` with unit weights and no
@@ -45,6 +48,7 @@ from yaodao.search.index import (
 )
 
 _CHUNK = 500
+_ANALYZE_AFTER_ROWS = 200
 
 _UPSERT = text(
     "INSERT INTO product_search (product_id, name, tokens, token_count) "
@@ -137,6 +141,10 @@ class PostgresSearchIndex:
         with self._engine.begin() as conn:
             for start in range(0, len(rows), _CHUNK):
                 conn.execute(_UPSERT, rows[start : start + _CHUNK])
+            if len(rows) >= _ANALYZE_AFTER_ROWS:
+                # Fresh statistics before autovacuum gets to it: the planner picks the GIN scans
+                # by them, and a freshly filled table otherwise looks empty.
+                conn.execute(text("ANALYZE product_search"))
 
     def remove(self, product_ids: Iterable[str]) -> None:
         self._stats = None
@@ -172,7 +180,7 @@ class PostgresSearchIndex:
             params[f"weight_{i}"] = SUBSTRING_WEIGHT * len(term)
             substrings.append(
                 f"UNION ALL SELECT product_id, CAST(:weight_{i} AS float8) / length(name) FROM product_search "
-                f"WHERE name ILIKE CAST(:like_{i} AS text) ESCAPE '\\'"
+                f"WHERE name LIKE CAST(:like_{i} AS text) ESCAPE '\\'"
             )
         sql = _SEARCH.format(parts=", ".join(parts), substrings="\n    ".join(substrings))
         with self._engine.connect() as conn:

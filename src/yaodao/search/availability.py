@@ -49,6 +49,8 @@ _EDGE_BAND_DEG = 1e-7
 _DISK_MARGIN = 1.1
 # Skip the H3 disk when it has more cells than this many per candidate pharmacy.
 _DISK_CELLS_PER_HOLDER = 8
+# best_offers checks the remaining holders directly once no more than this many are left.
+_DIRECT_HOLDERS = 48
 _MAX_HORIZON_MINUTES = 24 * 60
 
 
@@ -259,9 +261,13 @@ class AvailabilityIndex:
     ) -> dict[str, Offer]:
         """For each product, the fastest single-pack offer within the horizon (absent: none).
 
-        One pass for a whole result page: the open pharmacies within reach are ranked by ETA
-        once, then each product takes the first of them that holds a pack. Equal, offer for
-        offer, to ``query(address, {product: 1}, at)[0]`` for every product.
+        One pass for a whole result page, equal, offer for offer, to
+        ``query(address, {product: 1}, at)[0]`` for every product. Pharmacies are visited ring
+        by ring of H3 cells outward from the address, and a product is settled as soon as no
+        pharmacy in the rings not yet visited could beat its best offer (see
+        :meth:`_ring_floor_km`); products held by few pharmacies are finished by checking
+        their holders directly. Most of a page is settled within the first few rings, so the
+        pass costs an ETA for the nearby holders, not for every reachable one.
         """
         wanted = [p for p in dict.fromkeys(product_ids) if self._holders.get(p)]
         _check_horizon(promise_minutes)
@@ -272,23 +278,55 @@ class AvailabilityIndex:
         local = self._city.local(at).time()
         promise = self._city.promise_minutes(at)
         horizon = promise if promise_minutes is None else promise_minutes
-        budget = horizon - self._params.handover_minutes - self._min_prep
+        handover = self._params.handover_minutes
+        budget = horizon - handover - self._min_prep
         if budget < 0:
             return {}
-        holding: set[int] = set().union(*(self._holders[p] for p in wanted))
         reach_km = self._travel.max_reach_km(budget, at)
-        candidates = self._near(address, reach_km, holding)
-        ranked = self._exact(candidates, (), address, at, local, horizon, promise, reach_km, limit=len(holding))
-        position = self._index_of
-        best: dict[str, Offer] = {}
-        for offer in ranked:
-            held = self._stock[position[offer.pharmacy_id]]
-            for product_id in wanted:
-                if product_id not in best and held.get(product_id, 0) > 0:
-                    best[product_id] = offer
-            if len(best) == len(wanted):
+        rings = self._disk_radius(reach_km)
+        origin = h3int.latlng_to_cell(address.lat, address.lng, self._params.h3_resolution)
+        holders, stock, buckets = self._holders, self._stock, self._buckets
+        pending = set(wanted)
+        best: dict[str, tuple[int, float, str, bool, int]] = {}
+        seen: set[int] = set()
+
+        def visit(candidates: Iterable[int]) -> None:
+            fresh = [i for i in candidates if i not in seen]
+            seen.update(fresh)
+            for found in self._exact_keys(fresh, address, at, local, horizon, reach_km):
+                for product_id in stock[found[4]].keys() & pending:
+                    current = best.get(product_id)
+                    if current is None or found < current:
+                        best[product_id] = found
+
+        rest: set[int] = set().union(*(holders[p] for p in pending))
+        for k in range(rings + 1):
+            if len(rest - seen) <= _DIRECT_HOLDERS or k == rings:
+                visit(rest)  # few holders left (or the last ring): check them all at once
                 break
-        return best
+            visit(i for cell in h3int.grid_ring(origin, k) for i in buckets.get(cell, ()) if i in rest)
+            floor_km = self._ring_floor_km(k + 1)
+            settled = {
+                p
+                for p in pending
+                if p in best and self._travel.max_reach_km(best[p][0] - self._min_prep - handover, at) < floor_km
+            }
+            if settled:
+                pending -= settled
+                if not pending:
+                    break
+                rest = set().union(*(holders[p] for p in pending))
+        return {
+            product_id: Offer(
+                pharmacy_id=pharmacy_id,
+                eta_minutes=eta,
+                distance_km=distance,
+                open_24h=open_24h,
+                promise_minutes=promise,
+                within_promise=eta <= promise,
+            )
+            for product_id, (eta, distance, pharmacy_id, open_24h, _) in best.items()
+        }
 
     def update_stock(self, pharmacy_id: str, product_id: str, available: int) -> None:
         """Set the available packs of one product in one pharmacy (0 or less: none)."""
@@ -314,6 +352,49 @@ class AvailabilityIndex:
         except KeyError:
             raise NotFound(f"pharmacy {pharmacy_id!r} is not in this index", field="pharmacy_id") from None
 
+    def _disk_radius(self, reach_km: float) -> int:
+        """The grid distance k of the H3 disk that holds every pharmacy within ``reach_km``."""
+        return math.ceil(_DISK_MARGIN * (reach_km + 2 * self._circumradius_km) / (self._spacing_km * math.sqrt(3) / 2))
+
+    def _ring_floor_km(self, k: int) -> float:
+        """A lower bound on the distance from the address to any pharmacy in rings >= ``k``.
+
+        The inverse of :meth:`_disk_radius`: cells at grid distance k have centres at least
+        k * s * sqrt(3) / 2 / margin from the address's cell centre, and a pharmacy and the
+        address each sit within R of their cell's centre. A pharmacy farther than
+        ``max_reach_km(m)`` rides more than m minutes (the TravelTimes contract), so its ETA
+        is at least one whole minute over any offer whose ride budget m is within this floor.
+        """
+        return k * self._spacing_km * math.sqrt(3) / 2 / _DISK_MARGIN - 2 * self._circumradius_km
+
+    def _exact_keys(
+        self,
+        candidates: Iterable[int],
+        address: LatLng,
+        at: datetime,
+        local: time,
+        horizon: int,
+        reach_km: float,
+    ) -> Iterable[tuple[int, float, str, bool, int]]:
+        """(eta, distance, pharmacy id, open 24h, position) of the open candidates within the horizon."""
+        pharmacies, travel = self._pharmacies, self._travel
+        lats, lngs = self._lat, self._lng
+        handover = self._params.handover_minutes
+        lat0, lng0 = address.lat, address.lng
+        dlat, dlng = _degree_box(address, reach_km)
+        for i in candidates:
+            if abs(lats[i] - lat0) > dlat or abs((lngs[i] - lng0 + 180.0) % 360.0 - 180.0) > dlng:
+                continue
+            pharmacy = pharmacies[i]
+            if not pharmacy.is_open_at(local):
+                continue
+            distance = haversine_km(pharmacy.location, address)
+            if distance > reach_km:
+                continue
+            eta = _eta(pharmacy, travel.minutes(pharmacy.location, address, at), handover)
+            if eta is not None and eta <= horizon:
+                yield eta, distance, pharmacy.id, pharmacy.open_24h, i
+
     def _near(self, address: LatLng, reach_km: float, holders: set[int]) -> Iterable[int]:
         """``holders`` whose H3 cell is in the disk that covers ``reach_km`` around the address.
 
@@ -324,7 +405,7 @@ class AvailabilityIndex:
         (s * sqrt(3) / 2)) is enough. R and s are measured over the city in build(), and a 10%
         margin covers the grid's distortion between the sampled cells.
         """
-        k = math.ceil(_DISK_MARGIN * (reach_km + 2 * self._circumradius_km) / (self._spacing_km * math.sqrt(3) / 2))
+        k = self._disk_radius(reach_km)
         if 3 * k * (k + 1) + 1 > _DISK_CELLS_PER_HOLDER * len(holders):
             # Looking a cell up costs a small fraction of checking a pharmacy exactly; past this
             # ratio the disk costs more than it can save (at night it often spans the city).
@@ -348,7 +429,6 @@ class AvailabilityIndex:
         horizon: int,
         promise: int,
         reach_km: float,
-        limit: int | None = None,
     ) -> list[Offer]:
         """The definition's checks, cheapest first, on pharmacies holding a pack of every line.
 
@@ -356,29 +436,11 @@ class AvailabilityIndex:
         make the cut; and no ride is asked for beyond ``reach_km`` (the TravelTimes contract
         says it cannot be within the budget).
         """
-        pharmacies, stock, travel = self._pharmacies, self._stock, self._travel
-        lats, lngs = self._lat, self._lng
-        handover = self._params.handover_minutes
         multi = tuple((product_id, packs) for product_id, packs in lines if packs > 1)
-        lat0, lng0 = address.lat, address.lng
-        dlat, dlng = _degree_box(address, reach_km)
-        found: list[tuple[int, float, str, bool]] = []
-        for i in candidates:
-            if abs(lats[i] - lat0) > dlat or abs((lngs[i] - lng0 + 180.0) % 360.0 - 180.0) > dlng:
-                continue  # outside the box around the reach circle: cheaper than haversine
-            pharmacy = pharmacies[i]
-            if not pharmacy.is_open_at(local):
-                continue
-            if multi:
-                held = stock[i]
-                if any(held.get(product_id, 0) < packs for product_id, packs in multi):
-                    continue
-            distance = haversine_km(pharmacy.location, address)
-            if distance > reach_km:
-                continue
-            eta = _eta(pharmacy, travel.minutes(pharmacy.location, address, at), handover)
-            if eta is not None and eta <= horizon:
-                found.append((eta, distance, pharmacy.id, pharmacy.open_24h))
+        if multi:
+            stock = self._stock
+            candidates = (i for i in candidates if all(stock[i].get(p, 0) >= packs for p, packs in multi))
+        found = list(self._exact_keys(candidates, address, at, local, horizon, reach_km))
         found.sort()  # ids are unique: (eta, distance, id) decides, as in _best
         return [
             Offer(
@@ -389,7 +451,7 @@ class AvailabilityIndex:
                 promise_minutes=promise,
                 within_promise=eta <= promise,
             )
-            for eta, distance, pharmacy_id, open_24h in found[: limit or self._params.max_results]
+            for eta, distance, pharmacy_id, open_24h, _ in found[: self._params.max_results]
         ]
 
 
