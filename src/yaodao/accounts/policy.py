@@ -31,6 +31,18 @@ class Action(enum.StrEnum):
     ADDRESS_READ = "address:read"
     ADDRESS_WRITE = "address:write"
     AUDIT_READ = "audit:read"
+    ORDER_PLACE = "order:place"  # checkout and pay, for oneself or one's family
+    ORDER_READ = "order:read"
+    ORDER_CANCEL = "order:cancel"
+    ORDER_FULFIL = "order:fulfil"  # accept, pick, hand over: the pharmacy's own orders
+    ORDER_REVIEW = "order:review"  # the pharmacist's prescription and safety review
+    PRESCRIPTION_ISSUE = "prescription:issue"
+    PRESCRIPTION_READ = "prescription:read"
+    REFUND_ISSUE = "refund:issue"
+    CLAIM_SUBMIT = "claim:submit"
+    CLAIM_READ = "claim:read"
+    CLAIM_DECIDE = "claim:decide"  # stands for the licensed insurer's adjuster
+    PAYMENTS_RECONCILE = "payments:reconcile"
 
 
 R = Role
@@ -52,6 +64,18 @@ _ALLOWED: dict[Action, frozenset[Role]] = {
     Action.ADDRESS_READ: frozenset({R.PATIENT}),
     Action.ADDRESS_WRITE: frozenset({R.PATIENT}),
     Action.AUDIT_READ: frozenset({R.ADMIN}),
+    Action.ORDER_PLACE: frozenset({R.PATIENT}),
+    Action.ORDER_READ: frozenset({R.PATIENT, R.PHARMACIST, R.STORE_STAFF, R.OPERATOR, R.ADMIN}),
+    Action.ORDER_CANCEL: frozenset({R.PATIENT, R.OPERATOR, R.ADMIN}),
+    Action.ORDER_FULFIL: frozenset({R.PHARMACIST, R.STORE_STAFF}),
+    Action.ORDER_REVIEW: frozenset({R.PHARMACIST}),
+    Action.PRESCRIPTION_ISSUE: frozenset({R.DOCTOR, R.ADMIN}),
+    Action.PRESCRIPTION_READ: frozenset({R.PATIENT, R.DOCTOR, R.PHARMACIST, R.ADMIN}),
+    Action.REFUND_ISSUE: frozenset({R.OPERATOR, R.ADMIN}),
+    Action.CLAIM_SUBMIT: frozenset({R.PATIENT}),
+    Action.CLAIM_READ: frozenset({R.PATIENT, R.ADMIN}),
+    Action.CLAIM_DECIDE: frozenset({R.ADMIN}),
+    Action.PAYMENTS_RECONCILE: frozenset({R.ADMIN}),
 }
 
 # Roles whose access to these actions is limited to resources of their own pharmacy / city.
@@ -65,6 +89,12 @@ _OWNER_SCOPED = frozenset(
         Action.FAMILY_WRITE,
         Action.ADDRESS_READ,
         Action.ADDRESS_WRITE,
+        Action.ORDER_PLACE,
+        Action.ORDER_READ,
+        Action.ORDER_CANCEL,
+        Action.PRESCRIPTION_READ,
+        Action.CLAIM_SUBMIT,
+        Action.CLAIM_READ,
     }
 )
 
@@ -108,7 +138,7 @@ def allowed(actor: Actor, action: Action, scope: Scope | None = None) -> bool:
     if scope is None:
         return True
     for role in granting:
-        if action in _OWNER_SCOPED:
+        if action in _OWNER_SCOPED and role is R.PATIENT:
             if scope.owner_id is not None and scope.owner_id == actor.user_id:
                 return True
             continue

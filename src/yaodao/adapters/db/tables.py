@@ -6,8 +6,6 @@ every city-scoped table so a city can move to its own shard without a data chang
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -15,49 +13,15 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
-    TypeDecorator,
-)
-from sqlalchemy.engine import Dialect
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Aware datetimes in, aware UTC datetimes out, on SQLite as on PostgreSQL."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
 )
 
-Id = String(80)
+from yaodao.adapters.db.columns import Id, UtcDateTime, metadata
 
 cities = Table(
     "cities",
@@ -267,3 +231,50 @@ processed_events = Table(
     Column("event_id", Id, primary_key=True),
     Column("processed_at", UtcDateTime, nullable=False),
 )
+
+# Orders, prescriptions, payments and the ledger share this metadata; imported last, because that
+# module takes ``metadata``, ``Id`` and ``UtcDateTime`` from this one.
+from yaodao.adapters.db.tables_orders import (  # noqa: E402
+    cart_items,
+    idempotency_keys,
+    insurance_claims,
+    ledger_postings,
+    ledger_transactions,
+    order_lines,
+    orders,
+    payments,
+    pot_balances,
+    prescriptions,
+    refunds,
+    restricted_usage,
+    wallet_notifications,
+)
+
+__all__ = [
+    "UtcDateTime",
+    "addresses",
+    "audit_events",
+    "auth_tokens",
+    "cart_items",
+    "cities",
+    "family_members",
+    "idempotency_keys",
+    "insurance_claims",
+    "ledger_postings",
+    "ledger_transactions",
+    "metadata",
+    "order_lines",
+    "orders",
+    "outbox",
+    "payments",
+    "pharmacies",
+    "pot_balances",
+    "prescriptions",
+    "processed_events",
+    "products",
+    "refunds",
+    "restricted_usage",
+    "stock_levels",
+    "users",
+    "wallet_notifications",
+]

@@ -6,8 +6,12 @@ the relay publishes them only after commit (see ``outbox.py``).
 
 from __future__ import annotations
 
+import enum
+import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy import Connection, Engine, insert
 
@@ -22,6 +26,14 @@ from yaodao.adapters.db.accounts_repo import (
 )
 from yaodao.adapters.db.catalog_repo import CityRepository, PharmacyRepository, ProductRepository, StockRepository
 from yaodao.adapters.db.engine import READ_ONLY
+from yaodao.adapters.db.ledger_repo import LedgerRepository
+from yaodao.adapters.db.orders_repo import (
+    OrderRepository,
+    PrescriptionRepository,
+    ReservationRepository,
+    RestrictedUsageRepository,
+)
+from yaodao.adapters.db.payments_repo import IdempotencyRepository, PaymentRepository
 from yaodao.kernel.clock import Clock
 from yaodao.kernel.events import Event
 
@@ -37,6 +49,13 @@ class UnitOfWork:
     family: FamilyRepository
     addresses: AddressRepository
     audit_log: AuditRepository
+    orders: OrderRepository
+    reservations: ReservationRepository
+    prescriptions: PrescriptionRepository
+    restricted: RestrictedUsageRepository
+    ledger: LedgerRepository
+    payments: PaymentRepository
+    idempotency: IdempotencyRepository
 
     def __init__(
         self, engine: Engine, clock: Clock, *, read_only: bool = False, after_commit: Callable[[], None] | None = None
@@ -63,6 +82,13 @@ class UnitOfWork:
         self.family = FamilyRepository(self.conn)
         self.addresses = AddressRepository(self.conn)
         self.audit_log = AuditRepository(self.conn)
+        self.orders = OrderRepository(self.conn)
+        self.reservations = ReservationRepository(self.conn)
+        self.prescriptions = PrescriptionRepository(self.conn)
+        self.restricted = RestrictedUsageRepository(self.conn)
+        self.ledger = LedgerRepository(self.conn)
+        self.payments = PaymentRepository(self.conn)
+        self.idempotency = IdempotencyRepository(self.conn)
         return self
 
     def __exit__(
@@ -107,7 +133,7 @@ class UnitOfWork:
                         "event_id": e.event_id,
                         "topic": e.topic,
                         "city_id": e.city_id,
-                        "payload": e.payload(),
+                        "payload": _json_ready(e.payload()),
                         "created_at": now,
                         "attempts": 0,
                     }
@@ -127,3 +153,19 @@ class UnitOfWork:
 
 
 UowFactory = Callable[..., UnitOfWork]
+
+
+def _json_ready(payload: dict[str, Any]) -> dict[str, Any]:
+    """Event payloads as JSON holds them: times as ISO 8601 (UTC), enums as their values, tuples as lists."""
+    result: dict[str, Any] = json.loads(json.dumps(payload, default=_encode))
+    return result
+
+
+def _encode(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

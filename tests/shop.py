@@ -1,0 +1,62 @@
+"""A test shop: a fresh 24-hour pharmacy near West Lake stocking a fresh OTC and a fresh Rx product."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from factories import WEST_LAKE, pharmacy_body, product_body
+from support import Platform
+from yaodao.accounts.model import Role, User
+from yaodao.accounts.policy import Actor
+from yaodao.kernel.geo import LatLng
+from yaodao.kernel.ids import new_id
+
+NEAR = LatLng(WEST_LAKE["lat"] + 0.002, WEST_LAKE["lng"] + 0.002)
+
+
+@dataclass
+class Shop:
+    pharmacy_id: str
+    otc_id: str
+    rx_id: str
+
+
+def make_shop(platform: Platform, stock: int) -> Shop:
+    admin = platform.auth(Role.ADMIN)
+    client = platform.client
+    otc = client.post("/api/admin/products", json=product_body(drug_class="otc_b", price_fen=1500), headers=admin)
+    rx = client.post(
+        "/api/admin/products",
+        json=product_body(
+            drug_class="rx", generic_name_zh="阿莫西林胶囊", generic_name_en="Amoxicillin Capsules",
+            ingredients=[{"inn": "amoxicillin", "name_zh": "阿莫西林", "amount": 250, "unit": "mg"}],
+            categories=["antibiotic"], min_age_years=None, price_fen=2200,
+        ),
+        headers=admin,
+    )  # fmt: skip
+    shop = client.post("/api/admin/pharmacies", json=pharmacy_body(open_24h=True), headers=admin)
+    assert otc.status_code == rx.status_code == shop.status_code == 201, (otc.text, rx.text, shop.text)
+    pharmacy_id = shop.json()["id"]
+    for product in (otc, rx):
+        put = client.put(
+            f"/api/admin/pharmacies/{pharmacy_id}/stock/{product.json()['id']}", json={"quantity": stock}, headers=admin
+        )
+        assert put.status_code == 200, put.text
+    platform.container.relay.drain()
+    return Shop(pharmacy_id, otc.json()["id"], rx.json()["id"])
+
+
+def make_patients(platform: Platform, n: int, *, identity: str | None = None) -> list[Actor]:
+    actors = []
+    with platform.container.uow() as uow:
+        for _ in range(n):
+            user = User(
+                id=new_id(), email=f"p-{new_id()[-12:]}@test.yaodao.local", display_name="Patient",
+                password_hash="x", roles=frozenset({Role.PATIENT}), date_of_birth=date(1990, 5, 1),
+                id_number_hash=identity or f"id-{new_id()}",
+            )  # fmt: skip
+            uow.users.add(user, platform.clock.now())
+            actors.append(Actor(user_id=user.id, roles=user.roles))
+        uow.commit()
+    return actors
