@@ -33,6 +33,17 @@ def main(argv: list[str] | None = None) -> int:
     ev_search = ev_sub.add_parser("search", help="intent accuracy, emergency recall, recall@5 for products")
     ev_search.add_argument("file", help="JSON Lines: {query, intent, expect_generic?, address?}")
     ev_search.add_argument("--out", help="write one prediction per line (JSON Lines) here")
+    sim = sub.add_parser("simulate", help="run a simulated city or service and report how it does")
+    sim_sub = sim.add_subparsers(dest="what", required=True)
+    from yaodao.care import simulate_cli as consults_cli
+
+    consults_cli.add_arguments(
+        sim_sub.add_parser("consults", help="online-doctor staffing: cross-region matching vs a regional baseline")
+    )
+    sandbox = sub.add_parser("wallet-sandbox", help="serve the sandbox wallet (Alipay-style) on loopback")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8010)
+    sandbox.add_argument("--data-dir", default="var/wallet-sandbox", help="keys and the sandbox's own database")
     db = sub.add_parser("db", help="database migrations")
     db.add_argument("action", choices=["upgrade", "downgrade", "current"])
     db.add_argument("revision", nargs="?", default=None, help="target revision (upgrade: head, downgrade: -1)")
@@ -44,6 +55,13 @@ def main(argv: list[str] | None = None) -> int:
         from yaodao.eval_search import evaluate_search_file
 
         return evaluate_search_file(args.file, args.out)
+    if args.command == "simulate":
+        return consults_cli.run(args, sys.stdout)
+    if args.command == "wallet-sandbox":
+        from yaodao.wallet_sandbox import serve
+
+        serve(host=args.host, port=args.port, data_dir=args.data_dir)
+        return 0
     from yaodao.adapters.db import migrate
 
     if args.command == "db":
