@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 import structlog
+
+if TYPE_CHECKING:
+    from yaodao.settings import Settings
 
 
 def _configure_logging(json_logs: bool) -> None:
@@ -33,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     ev_search = ev_sub.add_parser("search", help="intent accuracy, emergency recall, recall@5 for products")
     ev_search.add_argument("file", help="JSON Lines: {query, intent, expect_generic?, address?}")
     ev_search.add_argument("--out", help="write one prediction per line (JSON Lines) here")
+    ev_triage = ev_sub.add_parser("triage", help="department accuracy, red-flag recall and precision of triage")
+    ev_triage.add_argument("file", help="JSON Lines: {text, age, sex, red_flag, department}")
+    ev_triage.add_argument("--out", help="write one prediction per line (JSON Lines) here")
     sim = sub.add_parser("simulate", help="run a simulated city or service and report how it does")
     sim_sub = sim.add_subparsers(dest="what", required=True)
     from yaodao.care import simulate_cli as consults_cli
@@ -51,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings()
     _configure_logging(settings.log_json)
+    if args.command == "eval" and args.what == "triage":
+        from yaodao.eval_triage import run as evaluate_triage_file
+
+        return evaluate_triage_file(args.file, args.out, sys.stdout)
     if args.command == "eval":
         from yaodao.eval_search import evaluate_search_file
 
@@ -92,9 +103,27 @@ def main(argv: list[str] | None = None) -> int:
 
     host = args.host or settings.host
     port = args.port or settings.port
+    if settings.wallet_mode == "sandbox":
+        _start_sandbox_wallet(settings)
     print(f"yaodao is serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)", flush=True)
     uvicorn.run(create_app(container), host=host, port=port, log_level="info")
     return 0
+
+
+def _start_sandbox_wallet(settings: Settings) -> None:
+    """Serve the sandbox wallet on its own loopback port, as its own service, beside the platform."""
+    import threading
+    from urllib.parse import urlsplit
+
+    from yaodao.wallet_sandbox import serve
+
+    gateway = urlsplit(settings.wallet_gateway_url)
+    host, port = gateway.hostname or "127.0.0.1", gateway.port or 8010
+    thread = threading.Thread(
+        target=serve, kwargs={"host": host, "port": port, "data_dir": settings.wallet_data_dir}, daemon=True
+    )
+    thread.start()
+    print(f"sandbox wallet on http://{host}:{port}/  (pay pages, notifications)", flush=True)
 
 
 if __name__ == "__main__":

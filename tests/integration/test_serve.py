@@ -21,8 +21,14 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_run_serves_the_pilot_city_within_60_seconds(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {**os.environ, "YAODAO_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'yaodao.db'}", "YAODAO_PORT": str(port)}
+    port, wallet_port = _free_port(), _free_port()
+    env = {
+        **os.environ,
+        "YAODAO_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'yaodao.db'}",
+        "YAODAO_PORT": str(port),
+        "YAODAO_WALLET_GATEWAY_URL": f"http://127.0.0.1:{wallet_port}/gateway.do",
+        "YAODAO_WALLET_DATA_DIR": str(tmp_path / "var" / "wallet-sandbox"),
+    }
     log = tmp_path / "server.log"
     started = time.monotonic()
     with log.open("wb") as out:
@@ -44,6 +50,8 @@ def test_run_serves_the_pilot_city_within_60_seconds(tmp_path: Path) -> None:
             html = page.read().decode()
         assert "杭州" in html
         assert "家24小时" in html
+        with urllib.request.urlopen(f"http://127.0.0.1:{wallet_port}/healthz", timeout=5) as answer:
+            assert '"status":"ok"' in answer.read().decode()  # the sandbox wallet serves beside it
     finally:
         server.terminate()
         server.wait(10)
