@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -66,7 +67,9 @@ class Platform:
 def build_platform(url: str) -> Platform:
     migrate.upgrade(url)
     clock = ManualClock(DAY)
-    container = bootstrap(Settings(env="test", database_url=url), clock=clock, fast_passwords=True)
+    wallet_dir = Path(tempfile.mkdtemp(prefix="yaodao-wallet-"))
+    settings = Settings(env="test", database_url=url, wallet_data_dir=wallet_dir)
+    container = bootstrap(settings, clock=clock, fast_passwords=True)
     seed(container, demo_users=False)
     with container.uow(read_only=True) as uow:
         pharmacies = uow.pharmacies.in_city("hangzhou")

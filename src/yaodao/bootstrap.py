@@ -22,6 +22,7 @@ from yaodao.dispatch.travel import HaversineTravelTimes
 from yaodao.kernel.city import City, city_from_data
 from yaodao.kernel.clock import Clock, SystemClock
 from yaodao.messagebus import Message, MessageBus
+from yaodao.payments.services import PaymentsContext
 from yaodao.search.availability import AvailabilityIndex, AvailabilityParams
 from yaodao.search.service import SearchService
 from yaodao.settings import Settings
@@ -126,9 +127,64 @@ class Container:
     def start_background(self) -> None:
         self.relay.start(self.settings.outbox_interval_s)
 
+    def payments(self) -> PaymentsContext:
+        """The wallet this platform pays through, built on first use (keys are read from files)."""
+        found = self.extras.get("payments")
+        if found is None:
+            found = self.extras["payments"] = build_payments(self.settings)
+        assert isinstance(found, PaymentsContext)
+        return found
+
     def close(self) -> None:
         self.relay.stop()
         self.engine.dispose()
+
+
+def build_payments(settings: Settings) -> PaymentsContext:
+    """The wallet client and the platform's identity at the wallet, from settings.
+
+    In sandbox mode the keys come from the sandbox's data folder (created on first use), where the
+    sandbox also reads the development app's public key; in external mode from the files named in
+    the settings.
+    """
+    from yaodao.adapters.wallet_client import AlipayStyleClient
+    from yaodao.payments.services import WalletAccount
+    from yaodao.payments.signing import load_public_key
+
+    if settings.wallet_mode == "sandbox":
+        from yaodao.wallet_sandbox.config import DEV_APP_ID, PUBLIC_KEY_FILE, init_data_dir
+
+        folder = settings.wallet_data_dir
+        init_data_dir(folder)
+        app_id = DEV_APP_ID
+        app_dir = folder / "apps" / app_id
+        seller_id = (app_dir / "seller_id").read_text(encoding="utf-8").strip()
+        private_pem = (app_dir / "app_private_key.pem").read_text(encoding="utf-8")
+        wallet_pem = (folder / PUBLIC_KEY_FILE).read_text(encoding="utf-8")
+    else:
+        if not (
+            settings.wallet_app_id
+            and settings.wallet_seller_id
+            and settings.wallet_app_private_key_file
+            and settings.wallet_public_key_file
+        ):
+            raise ValueError(
+                "YAODAO_WALLET_MODE=external needs YAODAO_WALLET_APP_ID, YAODAO_WALLET_SELLER_ID, "
+                "YAODAO_WALLET_APP_PRIVATE_KEY_FILE and YAODAO_WALLET_PUBLIC_KEY_FILE"
+            )
+        app_id, seller_id = settings.wallet_app_id, settings.wallet_seller_id
+        private_pem = settings.wallet_app_private_key_file.read_text(encoding="utf-8")
+        wallet_pem = settings.wallet_public_key_file.read_text(encoding="utf-8")
+    base = settings.public_base_url.rstrip("/")
+    account = WalletAccount(
+        app_id=app_id,
+        seller_id=seller_id,
+        wallet_public_key=load_public_key(wallet_pem),
+        notify_url=f"{base}/api/payments/notify",
+        return_url=f"{base}/orders",
+    )
+    provider = AlipayStyleClient(settings.wallet_gateway_url, app_id, private_pem, wallet_pem)
+    return PaymentsContext(provider=provider, account=account, timeout_minutes=settings.order_payment_minutes)
 
 
 def bootstrap(

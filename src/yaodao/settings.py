@@ -29,6 +29,18 @@ class Settings(BaseSettings):
     seed: int = 7
     log_json: bool = False
     outbox_interval_s: float = Field(default=1.0, gt=0)
+    # Public URL of this platform, for the wallet's notify and return addresses.
+    public_base_url: str = "http://127.0.0.1:8000"
+    # The wallet: "sandbox" runs the sandbox wallet beside the platform (its own HTTP service and
+    # storage under wallet_data_dir); "external" talks to wallet_gateway_url with the keys below.
+    wallet_mode: Literal["sandbox", "external"] = "sandbox"
+    wallet_gateway_url: str = "http://127.0.0.1:8010/gateway.do"
+    wallet_data_dir: Path = Path("var/wallet-sandbox")
+    wallet_app_id: str | None = None
+    wallet_seller_id: str | None = None
+    wallet_app_private_key_file: Path | None = None
+    wallet_public_key_file: Path | None = None
+    order_payment_minutes: int = Field(default=15, ge=1, le=120)
 
     @field_validator("database_url")
     @classmethod

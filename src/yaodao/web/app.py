@@ -10,7 +10,17 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from yaodao.bootstrap import Container
-from yaodao.web import api_admin, api_auth, api_availability, api_me, api_orders, errors, pages, search_views
+from yaodao.web import (
+    api_admin,
+    api_auth,
+    api_availability,
+    api_me,
+    api_orders,
+    api_payments,
+    errors,
+    pages,
+    search_views,
+)
 from yaodao.web.middleware import BodyLimit, RequestId
 
 
@@ -35,6 +45,7 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
     app.include_router(api_auth.router)
     app.include_router(api_me.router)
     app.include_router(api_orders.router)
+    app.include_router(api_payments.router)
     app.include_router(api_admin.router)
     app.include_router(api_availability.router)
     app.include_router(search_views.router)
