@@ -1,0 +1,1 @@
+"""Care: online consultations: triage, doctors, queues and matching, chat, notes and e-prescriptions."""
