@@ -71,7 +71,10 @@ class HaversineTravelTimes:
         return speed
 
     def minutes(self, origin: LatLng, destination: LatLng, at: datetime) -> float:
-        km = haversine_km(origin, destination)
+        return self.minutes_for_km(haversine_km(origin, destination), at)
+
+    def minutes_for_km(self, km: float, at: datetime) -> float:
+        """``minutes`` for a great-circle distance already known (this model needs nothing else)."""
         return km * self._city.detour_factor / self.speed_kmh(at) * 60.0
 
     def max_reach_km(self, minutes: float, at: datetime) -> float:

@@ -294,10 +294,12 @@ class AvailabilityIndex:
             fresh = [i for i in candidates if i not in seen]
             seen.update(fresh)
             for found in self._exact_keys(fresh, address, at, local, horizon, reach_km):
-                for product_id in stock[found[4]].keys() & pending:
-                    current = best.get(product_id)
-                    if current is None or found < current:
-                        best[product_id] = found
+                held = stock[found[4]]
+                for product_id in pending:  # the page's few products, not the store's hundreds
+                    if product_id in held:
+                        current = best.get(product_id)
+                        if current is None or found < current:
+                            best[product_id] = found
 
         rest: set[int] = set().union(*(holders[p] for p in pending))
         for k in range(rings + 1):
@@ -378,6 +380,8 @@ class AvailabilityIndex:
     ) -> Iterable[tuple[int, float, str, bool, int]]:
         """(eta, distance, pharmacy id, open 24h, position) of the open candidates within the horizon."""
         pharmacies, travel = self._pharmacies, self._travel
+        # A model whose ride depends on the great-circle distance alone can reuse the one computed here.
+        by_km = getattr(travel, "minutes_for_km", None)
         lats, lngs = self._lat, self._lng
         handover = self._params.handover_minutes
         lat0, lng0 = address.lat, address.lng
@@ -391,7 +395,8 @@ class AvailabilityIndex:
             distance = haversine_km(pharmacy.location, address)
             if distance > reach_km:
                 continue
-            eta = _eta(pharmacy, travel.minutes(pharmacy.location, address, at), handover)
+            ride = by_km(distance, at) if by_km is not None else travel.minutes(pharmacy.location, address, at)
+            eta = _eta(pharmacy, ride, handover)
             if eta is not None and eta <= horizon:
                 yield eta, distance, pharmacy.id, pharmacy.open_24h, i
 
