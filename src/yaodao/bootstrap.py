@@ -137,6 +137,10 @@ class Container:
 
     def close(self) -> None:
         self.relay.stop()
+        payments = self.extras.pop("payments", None)
+        close_wallet = getattr(getattr(payments, "provider", None), "close_connections", None)
+        if close_wallet is not None:
+            close_wallet()
         self.engine.dispose()
 
 

@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     host = args.host or settings.host
     port = args.port or settings.port
-    if settings.wallet_mode == "sandbox":
+    if settings.wallet_mode == "sandbox" and settings.wallet_serve:
         _start_sandbox_wallet(settings)
     print(f"yaodao is serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)", flush=True)
     uvicorn.run(create_app(container), host=host, port=port, log_level="info")

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     # The wallet: "sandbox" runs the sandbox wallet beside the platform (its own HTTP service and
     # storage under wallet_data_dir); "external" talks to wallet_gateway_url with the keys below.
     wallet_mode: Literal["sandbox", "external"] = "sandbox"
+    wallet_serve: bool = True  # sandbox mode: `yaodao run` also serves the sandbox wallet (else run it apart)
     wallet_gateway_url: str = "http://127.0.0.1:8010/gateway.do"
     wallet_data_dir: Path = Path("var/wallet-sandbox")
     wallet_app_id: str | None = None
