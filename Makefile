@@ -36,6 +36,7 @@ test: lint  ## lint, then the tests from fast to slow
 
 bench: sync  ## benchmarks (figures go to docs/benchmarks.md)
 	$(RUN) python -m benchmarks.availability
+	$(RUN) python -m benchmarks.dispatch_tick
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-8s %s\n", $$1, $$2}'

@@ -47,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     consults_cli.add_arguments(
         sim_sub.add_parser("consults", help="online-doctor staffing: cross-region matching vs a regional baseline")
     )
+    bench = sub.add_parser("bench", help="quality benchmarks against published work")
+    bench_sub = bench.add_subparsers(dest="what", required=True)
+    from yaodao.dispatch import mdrp_cli
+
+    mdrp_cli.add_arguments(bench_sub.add_parser("mdrp", help="the dispatcher on Grubhub's MDRP instances"))
     sandbox = sub.add_parser("wallet-sandbox", help="serve the sandbox wallet (Alipay-style) on loopback")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8010)
@@ -66,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         from yaodao.eval_search import evaluate_search_file
 
         return evaluate_search_file(args.file, args.out)
+    if args.command == "bench":
+        return mdrp_cli.run(args, sys.stdout)
     if args.command == "simulate":
         return consults_cli.run(args, sys.stdout)
     if args.command == "wallet-sandbox":
