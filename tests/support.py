@@ -29,7 +29,8 @@ DAY = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 
 
 def worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    """This test process's name for its databases; YAODAO_TEST_DB_PREFIX keeps parallel runs apart."""
+    return os.environ.get("YAODAO_TEST_DB_PREFIX", "") + os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 def admin_conninfo(url: str) -> str:

@@ -6,14 +6,13 @@ collides with what another test creates.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from support import Platform, admin_conninfo, build_platform, fresh_postgres_database
+from support import Platform, admin_conninfo, build_platform, fresh_postgres_database, worker
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +25,7 @@ def sqlite_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platfo
 
 @pytest.fixture(scope="session")
 def postgres_platform(postgres_base_url: str) -> Iterator[Platform]:
-    name = f"yaodao_p_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    name = f"yaodao_p_{worker()}"
     platform = build_platform(fresh_postgres_database(postgres_base_url, name))
     yield platform
     platform.container.close()

@@ -44,7 +44,7 @@ from yaodao.kernel.ids import new_id
 from yaodao.seed import seed
 from yaodao.settings import Settings
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 PASSWORD = "crash-test-password-2026"
 SEED = int(os.environ.get("YAODAO_CRASH_SEED", "11"))
 
@@ -123,17 +123,21 @@ class Cluster:
     def kill_platform(self) -> None:
         assert self.platform is not None
         self.platform.send_signal(signal.SIGKILL)
-        self.platform.wait(10)
+        self.platform.wait(60)
         self.kills += 1
 
     def stop(self) -> None:
         for process in (self.platform, self.sandbox):
             if process is not None and process.poll() is None:
                 process.terminate()
-                process.wait(10)
+                try:
+                    process.wait(20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(20)
 
 
-def _wait(url: str, seconds: float = 60) -> None:
+def _wait(url: str, seconds: float = 180) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:

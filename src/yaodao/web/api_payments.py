@@ -60,7 +60,10 @@ def confirm(order_id: str, container: ContainerDep, actor: ActorDep) -> dict[str
     return order_json(order)
 
 
-@router.post("/api/payments/notify", response_class=PlainTextResponse, include_in_schema=True)
+@router.post(
+    "/api/payments/notify",
+    responses={200: {"content": {"text/plain": {}}, "description": "`success`, or `fail` for the wallet to resend"}},
+)
 async def notify(request: Request, container: ContainerDep) -> PlainTextResponse:
     form = await request.form()
     if len(form) > MAX_NOTIFY_FIELDS:
