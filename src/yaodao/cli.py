@@ -40,9 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     ev_triage = ev_sub.add_parser("triage", help="department accuracy, red-flag recall and precision of triage")
     ev_triage.add_argument("file", help="JSON Lines: {text, age, sex, red_flag, department}")
     ev_triage.add_argument("--out", help="write one prediction per line (JSON Lines) here")
-    sim = sub.add_parser("simulate", help="run a simulated city or service and report how it does")
-    sim_sub = sim.add_subparsers(dest="what", required=True)
+    sim = sub.add_parser(
+        "simulate", help="run a simulated city (default) or the online-doctor service and report how it does"
+    )
     from yaodao.care import simulate_cli as consults_cli
+    from yaodao.dispatch import city_sim_cli
+
+    city_sim_cli.add_arguments(sim)
+    # Options of `simulate consults` go after the word "consults".
+    sim_sub = sim.add_subparsers(dest="what", required=False, metavar="{consults}")
 
     consults_cli.add_arguments(
         sim_sub.add_parser("consults", help="online-doctor staffing: cross-region matching vs a regional baseline")
@@ -74,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bench":
         return mdrp_cli.run(args, sys.stdout)
     if args.command == "simulate":
-        return consults_cli.run(args, sys.stdout)
+        if args.what == "consults":
+            return consults_cli.run(args, sys.stdout)
+        return city_sim_cli.run(args, sys.stdout)
     if args.command == "wallet-sandbox":
         from yaodao.wallet_sandbox import serve
 

@@ -31,7 +31,11 @@ def plan_baseline(
     free = problem.can_leave_now.copy()
     assignments: list[Assignment] = []
     deferred: list[str] = []
-    for i in sorted(range(len(orders)), key=lambda i: (orders[i].placed_at, orders[i].id)):
+    by_age = sorted(range(len(orders)), key=lambda i: (orders[i].placed_at, orders[i].id))
+    for n, i in enumerate(by_age):
+        if not free.any():  # every courier is taken: the rest wait (and a long queue costs nothing more)
+            deferred.extend(orders[k].id for k in by_age[n:])
+            break
         g = int(problem.group[i])
         arrive = problem.to_pickup[:, g]
         pickup = np.maximum(arrive + problem.pickup_before, problem.ready[i])
