@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from factories import WEST_LAKE, pharmacy_body, product_body
 from support import Platform
 from yaodao.accounts.model import Role, User
 from yaodao.accounts.policy import Actor
+from yaodao.care.doctors import Doctor
+from yaodao.care.prescribing import generate_key, sign
 from yaodao.kernel.geo import LatLng
 from yaodao.kernel.ids import new_id
+from yaodao.ordering.prescriptions import PrescribedItem, Prescription
 
 NEAR = LatLng(WEST_LAKE["lat"] + 0.002, WEST_LAKE["lng"] + 0.002)
 
@@ -60,3 +66,45 @@ def make_patients(platform: Platform, n: int, *, identity: str | None = None) ->
             actors.append(Actor(user_id=user.id, roles=user.roles))
         uow.commit()
     return actors
+
+
+def make_doctor(platform: Platform, *, verified: bool = True, years: int = 8) -> tuple[str, Ed25519PrivateKey]:
+    """A doctor account with a professional profile and a registered signing key (its private half)."""
+    now = platform.clock.now()
+    with platform.container.uow() as uow:
+        user = User(
+            id=new_id(), email=f"dr-{new_id()[-12:]}@test.yaodao.local", display_name="Doctor",
+            password_hash="x", roles=frozenset({Role.DOCTOR}),
+        )  # fmt: skip
+        uow.users.add(user, now)
+        uow.doctors.add(
+            Doctor(
+                id=user.id, licence_no=f"11033{new_id()[-10:]}", hospital="浙江大学医学院附属第一医院",
+                province="zhejiang", city="hangzhou", departments=("internal_medicine",), languages=("zh",),
+                verified=verified, years_practising=years, max_concurrent=3,
+            ),
+            now,
+        )  # fmt: skip
+        key, public = generate_key()
+        uow.doctors.add_key(new_id(), user.id, public, now - timedelta(days=1))
+        uow.commit()
+    return user.id, key
+
+
+def prescribe(
+    platform: Platform, patient_id: str, product_id: str, *, days_ago: int = 0, drug: str = "amoxicillin",
+    doctor: tuple[str, Ed25519PrivateKey] | None = None,
+) -> str:  # fmt: skip
+    """A signed single-use e-prescription for one pack of ``product_id``, issued ``days_ago`` days ago."""
+    doctor_id, key = doctor or make_doctor(platform)
+    issued = platform.clock.now() - timedelta(days=days_ago)
+    rx = Prescription(
+        id=new_id(), patient_id=patient_id, doctor_id=doctor_id, issued_at=issued,
+        valid_until=issued + timedelta(hours=6),
+        items=(PrescribedItem(drug, 1, "0.5g tid", 5, product_id=product_id),),
+    )  # fmt: skip
+    signed = dataclasses.replace(rx, signature=sign(rx, key))
+    with platform.container.uow() as uow:
+        uow.prescriptions.add(signed, platform.clock.now())
+        uow.commit()
+    return rx.id

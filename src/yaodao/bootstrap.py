@@ -224,7 +224,7 @@ def bootstrap(
         search.reindex()
 
     bus.subscribe("catalog.product_saved", reindex)
-    return Container(
+    container = Container(
         settings=settings,
         engine=engine,
         clock=clock,
@@ -235,3 +235,8 @@ def bootstrap(
         availability=availability,
         search=search,
     )
+    # An order that closes unfulfilled after payment is refunded as soon as its event is relayed.
+    from yaodao.payments.refunds import subscribe_auto_refunds
+
+    subscribe_auto_refunds(bus, uow_factory=uow_factory, provider=lambda: container.payments().provider)
+    return container

@@ -58,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     from yaodao.dispatch import mdrp_cli
 
     mdrp_cli.add_arguments(bench_sub.add_parser("mdrp", help="the dispatcher on Grubhub's MDRP instances"))
+    money = sub.add_parser("payments", help="payments operations")
+    money_sub = money.add_subparsers(dest="what", required=True)
+    rec = money_sub.add_parser("reconcile", help="settle with the wallet: pending payments, refunds, differences")
+    rec.add_argument("--pending-after-minutes", type=int, default=30)
+    rec.add_argument("--payment", action="append", default=[], help="only this payment id (repeatable)")
     sandbox = sub.add_parser("wallet-sandbox", help="serve the sandbox wallet (Alipay-style) on loopback")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8010)
@@ -103,6 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     from yaodao.seed import seed as seed_platform
 
     container = bootstrap(settings)
+    if args.command == "payments":
+        from yaodao.payments.reconcile import ReconcileParams, run_reconcile
+
+        only = frozenset(args.payment) or None
+        settled = run_reconcile(container, ReconcileParams(pending_after_minutes=args.pending_after_minutes, only=only))
+        container.close()
+        print(settled.render())
+        return 0 if settled.ok else 1
     if args.command == "seed":
         report = seed_platform(container, city_id=args.city)
         print(

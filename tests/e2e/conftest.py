@@ -12,12 +12,17 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from support import Platform, build_platform
+from yaodao.kernel.clock import SystemClock
+from yaodao.wallet_sandbox.app import create_sandbox_app
+from yaodao.wallet_sandbox.config import DATABASE_FILE, load_config
+from yaodao.wallet_sandbox.store import SandboxStore
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -31,20 +36,45 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     built.container.close()
 
 
-@pytest.fixture(scope="session")
-def live_server(platform: Platform) -> Iterator[str]:
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(platform.client.app, host="127.0.0.1", port=port, log_level="warning"))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def _serve(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thread]:
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
+    return server, thread
+
+
+@pytest.fixture(scope="session")
+def live_server(platform: Platform) -> Iterator[str]:
+    """The platform on loopback, with the sandbox wallet beside it on a port of its own (as `make run` has it):
+    the platform's pay pages lead there, and the wallet sends buyers and notifications back here."""
+    port, wallet_port = _free_port(), _free_port()
+    base = f"http://127.0.0.1:{port}"
+    container = platform.container
+    container.settings = container.settings.model_copy(
+        update={"public_base_url": base, "wallet_gateway_url": f"http://127.0.0.1:{wallet_port}/gateway.do"}
+    )
+    container.extras.pop("payments", None)
+    container.payments()  # the wallet's keys and the platform's app, in the wallet folder
+    folder = container.settings.wallet_data_dir
+    store = SandboxStore(folder / DATABASE_FILE)
+    wallet = create_sandbox_app(load_config(folder), clock=SystemClock(), store=store, background=True)
+    app = platform.client.app
+    servers = [_serve(wallet, wallet_port), _serve(app, port)]
+    yield base
+    for server, thread in reversed(servers):
+        server.should_exit = True
+        thread.join(5)
+    store.close()
 
 
 @pytest.fixture(scope="session")

@@ -9,14 +9,13 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import func, select
 
-from shop import NEAR, Shop, make_patients, make_shop
+from shop import NEAR, Shop, make_doctor, make_patients, make_shop, prescribe
 from support import Platform
 from yaodao.accounts.policy import Actor
 from yaodao.adapters.db import tables as t
@@ -26,7 +25,6 @@ from yaodao.kernel.ids import new_id
 from yaodao.ordering.gate import OrderBlocked
 from yaodao.ordering.interactions import FixtureSource
 from yaodao.ordering.model import OrderStatus
-from yaodao.ordering.prescriptions import PrescribedItem, Prescription
 from yaodao.ordering.services import CheckoutLine, CheckoutRequest, OrderingContext, checkout
 from yaodao.payments.services import PaymentsContext, WalletAccount, handle_notification, start_payment
 from yaodao.payments.signing import (
@@ -134,26 +132,12 @@ def test_concurrent_checkouts_never_sell_more_than_the_stock(platform: Platform)
         assert tuple(level) == (10, 10)
 
 
-def _prescription(platform: Platform, patient_id: str, rx_product: str, *, days: int = 0) -> str:
-    now = platform.clock.now()
-    rx = Prescription(
-        id=new_id(), patient_id=patient_id, doctor_id="doctor-test", issued_at=now - timedelta(days=days),
-        valid_until=now - timedelta(days=days) + timedelta(hours=6),
-        items=(PrescribedItem("amoxicillin", 1, "0.5g tid", 5, product_id=rx_product),),
-        signature=b"signed-by-doctor-test",
-    )  # fmt: skip
-    with platform.container.uow() as uow:
-        uow.prescriptions.add(rx, now)
-        uow.commit()
-    return rx.id
-
-
 def test_one_prescription_raced_by_fifty_orders_is_filled_once(platform: Platform) -> None:
     """RELIABILITY I11: fifty concurrent checkouts on a single-use e-prescription: one order, one fill."""
     shop = make_shop(platform, stock=80)
     (buyer,) = make_patients(platform, 1)
     assert buyer.user_id is not None
-    rx_id = _prescription(platform, buyer.user_id, shop.rx_id)
+    rx_id = prescribe(platform, buyer.user_id, shop.rx_id)
     ctx = _ordering(platform)
     results = _race(
         50,
@@ -173,7 +157,7 @@ def test_an_expired_prescription_or_a_missing_one_is_refused(platform: Platform)
     shop = make_shop(platform, stock=5)
     (buyer,) = make_patients(platform, 1)
     assert buyer.user_id is not None
-    expired = _prescription(platform, buyer.user_id, shop.rx_id, days=4)
+    expired = prescribe(platform, buyer.user_id, shop.rx_id, days_ago=4)
     ctx = _ordering(platform)
     for rx in (None, expired):
         request = CheckoutRequest(lines=(CheckoutLine(shop.rx_id, 1, rx),), location=NEAR, rx_risk_acknowledged=True)
@@ -254,3 +238,29 @@ def test_notifications_resent_shuffled_and_forged_pay_each_order_once(platform: 
             ).all()
         )
     assert counts == {"capture": 4, "accrual": 4}
+
+
+def test_a_forged_altered_or_unverified_prescription_is_refused_at_checkout(platform: Platform) -> None:
+    """DOMAIN D2/D3: a signature by another key, a prescription changed after signing, or one from a doctor
+    who is not verified, dispenses nothing; a sound one goes through."""
+    shop = make_shop(platform, stock=10)
+    (buyer,) = make_patients(platform, 1)
+    assert buyer.user_id is not None
+    ctx = _ordering(platform)
+    doctor_id, _ = make_doctor(platform)
+    _, stranger_key = make_doctor(platform)
+    forged = prescribe(platform, buyer.user_id, shop.rx_id, doctor=(doctor_id, stranger_key))
+    unverified = prescribe(platform, buyer.user_id, shop.rx_id, doctor=make_doctor(platform, verified=False))
+    altered = prescribe(platform, buyer.user_id, shop.rx_id)
+    with platform.container.engine.begin() as conn:  # two packs instead of the one that was signed
+        items = conn.execute(select(t.prescriptions.c["items"]).where(t.prescriptions.c.id == altered)).scalar_one()
+        items[0]["quantity_packs"] = 2
+        conn.execute(t.prescriptions.update().where(t.prescriptions.c.id == altered).values(items=items))
+    for rx_id in (forged, unverified, altered):
+        with pytest.raises(ValidationFailed) as refused:
+            checkout(uow=platform.container.uow(), actor=buyer, request=_delivery(shop.rx_id, 1, rx_id), ctx=ctx)
+        assert refused.value.errors
+    sound = prescribe(platform, buyer.user_id, shop.rx_id)
+    order = checkout(uow=platform.container.uow(), actor=buyer, request=_delivery(shop.rx_id, 1, sound), ctx=ctx)
+    assert order.status is OrderStatus.AWAITING_PAYMENT
+    assert order.needs_review

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from yaodao.accounts.model import AuditRecord
 from yaodao.accounts.policy import Action, Actor, Scope, allowed, authorize
+from yaodao.care.services import signature_problems
 from yaodao.catalog.events import StockChanged
 from yaodao.catalog.model import Pharmacy, Product
 from yaodao.kernel.city import City
@@ -24,7 +25,16 @@ from yaodao.kernel.errors import Conflict, NotAuthenticated, NotFound, Validatio
 from yaodao.kernel.geo import LatLng
 from yaodao.kernel.ids import new_id
 from yaodao.kernel.paging import Page, PageRequest
-from yaodao.ordering.gate import CHINA, CartLine, GateDecision, GateRules, Patient, check_order, order_lines
+from yaodao.ordering.gate import (
+    CHINA,
+    CartLine,
+    GateDecision,
+    GateRules,
+    OrderBlocked,
+    Patient,
+    check_order,
+    order_lines,
+)
 from yaodao.ordering.interactions import InteractionSource
 from yaodao.ordering.limits import LimitRule, LimitsState, Usage, counter_keys
 from yaodao.ordering.model import PAYMENT_WINDOW, ActorRole, AddressSnapshot, Fulfilment, Order, OrderStatus
@@ -90,6 +100,9 @@ def checkout(*, uow: OrderingUnitOfWork, actor: Actor, request: CheckoutRequest,
         lines = [CartLine(products[line.product_id], line.quantity, line.prescription_id) for line in request.lines]
         rx_ids = sorted({line.prescription_id for line in request.lines if line.prescription_id})
         prescriptions = uow.prescriptions.get_many(rx_ids)
+        untrusted = [p for rx in prescriptions.values() for p in signature_problems(uow, rx)]
+        if untrusted:
+            raise OrderBlocked(untrusted)  # D2/D3: a forged, altered or unverified prescription dispenses nothing
         rules = ctx.policy.gate
         state = _limits_state(uow, patient.identity_key, rules, now)
         decision = check_order(

@@ -113,10 +113,10 @@ def order_json(order: Order) -> dict[str, Any]:
 
 
 _FIXTURES = FixtureSource()
-_SOURCE_LABEL = f"{_FIXTURES.name} {_FIXTURES.version}"
+SOURCE_LABEL = f"{_FIXTURES.name} {_FIXTURES.version}"
 
 
-def _context(container: Container) -> ordering.OrderingContext:
+def ordering_context(container: Container) -> ordering.OrderingContext:
     city = container.cities.get("hangzhou")
     index = container.availability.index("hangzhou")
     if city is None or index is None:
@@ -139,7 +139,9 @@ def create_order(
     )  # fmt: skip
 
     def run() -> tuple[int, dict[str, Any]]:
-        order = ordering.checkout(uow=container.uow(), actor=actor, request=checkout_request, ctx=_context(container))
+        order = ordering.checkout(
+            uow=container.uow(), actor=actor, request=checkout_request, ctx=ordering_context(container)
+        )
         return 201, order_json(order)
 
     return idempotent(container, actor.user_id, "POST /api/orders", idempotency_key, body.model_dump(mode="json"), run)
@@ -194,7 +196,7 @@ def review_order(order_id: str, body: ReviewIn, container: ContainerDep, actor: 
     review = Review(
         result=ReviewResult(body.result), checklist=body.checklist, reason=body.reason, pharmacist_id=actor.user_id,
         at=container.clock.now(), resolutions=body.resolutions, second_pharmacist_id=body.second_pharmacist_id,
-        source=_SOURCE_LABEL,
+        source=SOURCE_LABEL,
     )  # fmt: skip
     return order_json(ordering.review_order(uow=container.uow(), actor=actor, order_id=order_id, review=review))
 

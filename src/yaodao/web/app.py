@@ -14,10 +14,13 @@ from yaodao.web import (
     api_admin,
     api_auth,
     api_availability,
+    api_care,
     api_me,
+    api_money,
     api_orders,
     api_payments,
     errors,
+    order_pages,
     pages,
     search_views,
 )
@@ -46,9 +49,12 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
     app.include_router(api_me.router)
     app.include_router(api_orders.router)
     app.include_router(api_payments.router)
+    app.include_router(api_care.router)
+    app.include_router(api_money.router)
     app.include_router(api_admin.router)
     app.include_router(api_availability.router)
     app.include_router(search_views.router)
+    app.include_router(order_pages.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)

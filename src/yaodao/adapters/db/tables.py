@@ -232,6 +232,8 @@ processed_events = Table(
     Column("processed_at", UtcDateTime, nullable=False),
 )
 
+from yaodao.adapters.db.tables_care import doctor_keys, doctors  # noqa: E402
+
 # Orders, prescriptions, payments and the ledger share this metadata; imported last, because that
 # module takes ``metadata``, ``Id`` and ``UtcDateTime`` from this one.
 from yaodao.adapters.db.tables_orders import (  # noqa: E402
@@ -257,6 +259,8 @@ __all__ = [
     "auth_tokens",
     "cart_items",
     "cities",
+    "doctor_keys",
+    "doctors",
     "family_members",
     "idempotency_keys",
     "insurance_claims",

@@ -231,9 +231,11 @@ refunds = Table(
     Column("state", String(10), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("completed_at", UtcDateTime),
+    Column("failure_code", String(64)),  # the wallet's sub code when it refused (migration 0007)
     CheckConstraint("amount_fen > 0", name="amount_positive"),
     CheckConstraint("state IN ('requested', 'succeeded', 'failed')", name="state_known"),
     Index("ix_refunds_payment", "payment_id"),
+    Index("ix_refunds_state", "state", "created_at"),
 )
 
 wallet_notifications = Table(
@@ -315,6 +317,8 @@ insurance_claims = Table(
     Column("rejection_reason", String(300)),
     Column("paid_at", UtcDateTime),
     Column("version", Integer, nullable=False),
+    Column("subject_ref", String(120)),  # the order, consultation or receipt claimed for (migration 0007)
+    Column("decided_by", Id),  # the adjuster who approved or rejected it (migration 0007)
     CheckConstraint("claimed_fen > 0", name="claimed_positive"),
     CheckConstraint("approved_fen IS NULL OR (approved_fen > 0 AND approved_fen <= claimed_fen)", name="approved"),
     CheckConstraint("status IN ('submitted', 'approved', 'rejected', 'paid')", name="status_known"),

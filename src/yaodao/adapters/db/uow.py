@@ -24,7 +24,9 @@ from yaodao.adapters.db.accounts_repo import (
     TokenRepository,
     UserRepository,
 )
+from yaodao.adapters.db.care_repo import DoctorRepository
 from yaodao.adapters.db.catalog_repo import CityRepository, PharmacyRepository, ProductRepository, StockRepository
+from yaodao.adapters.db.claims_repo import ClaimRepository
 from yaodao.adapters.db.engine import READ_ONLY
 from yaodao.adapters.db.ledger_repo import LedgerRepository
 from yaodao.adapters.db.orders_repo import (
@@ -34,6 +36,7 @@ from yaodao.adapters.db.orders_repo import (
     RestrictedUsageRepository,
 )
 from yaodao.adapters.db.payments_repo import IdempotencyRepository, PaymentRepository
+from yaodao.adapters.db.refunds_repo import RefundRepository
 from yaodao.kernel.clock import Clock
 from yaodao.kernel.events import Event
 
@@ -56,6 +59,9 @@ class UnitOfWork:
     ledger: LedgerRepository
     payments: PaymentRepository
     idempotency: IdempotencyRepository
+    doctors: DoctorRepository
+    refunds: RefundRepository
+    claims: ClaimRepository
 
     def __init__(
         self, engine: Engine, clock: Clock, *, read_only: bool = False, after_commit: Callable[[], None] | None = None
@@ -89,6 +95,9 @@ class UnitOfWork:
         self.ledger = LedgerRepository(self.conn)
         self.payments = PaymentRepository(self.conn)
         self.idempotency = IdempotencyRepository(self.conn)
+        self.doctors = DoctorRepository(self.conn)
+        self.refunds = RefundRepository(self.conn)
+        self.claims = ClaimRepository(self.conn)
         return self
 
     def __exit__(
