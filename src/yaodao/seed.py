@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from importlib import resources
 from typing import Any
 
@@ -121,6 +122,8 @@ def _seed_demo_users(container: Container, pharmacy_id: str, city_id: str) -> in
                     roles=frozenset({role}),
                     pharmacy_id=pharmacy_id if scoped else None,
                     city_id=city_id if role is Role.OPERATOR else None,
+                    # The demo patient can buy age-limited OTC products at once (real-name ID still unset).
+                    date_of_birth=date(1990, 6, 1) if role is Role.PATIENT else None,
                 ),
                 uow.clock.now(),
             )
