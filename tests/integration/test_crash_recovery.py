@@ -11,6 +11,7 @@ balances.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import random
@@ -226,7 +227,7 @@ def _buy(c: Cluster, token: str, product_id: str, rng: random.Random, log: list[
         entry["confirm"] = _call(
             "POST", f"{c.wallet}/pay/{trade_no}/confirm", {"buyer_id": "2088000000000009"}, form=True
         )[0]
-    except OSError as error:
+    except (OSError, http.client.HTTPException) as error:  # the platform died mid-answer
         entry["error"] = type(error).__name__
     finally:
         log.append(entry)
