@@ -7,15 +7,13 @@ a barrier) and check what the database holds afterwards, not what the threads be
 from __future__ import annotations
 
 import random
-import threading
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import func, select
 
-from shop import NEAR, Shop, make_doctor, make_patients, make_shop, prescribe
+from shop import NEAR, Shop, make_doctor, make_patients, make_shop, prescribe, race
 from support import Platform
 from yaodao.accounts.policy import Actor
 from yaodao.adapters.db import tables as t
@@ -57,26 +55,6 @@ def _payments() -> PaymentsContext:
     return PaymentsContext(provider=provider, account=account)
 
 
-def _race(n: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run ``work(i)`` in n threads released together; each result or the exception it raised."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except Exception as error:  # the outcome under test
-            results[i] = error
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    return results
-
-
 def _delivery(product_id: str, quantity: int = 1, rx: str | None = None) -> CheckoutRequest:
     return CheckoutRequest(
         lines=(CheckoutLine(product_id, quantity, rx),),
@@ -114,7 +92,7 @@ def test_concurrent_checkouts_never_sell_more_than_the_stock(platform: Platform)
         def buy(i: int, buyers: list[Actor] = buyers, shop: Shop = shop, ctx: OrderingContext = ctx) -> Any:
             return checkout(uow=platform.container.uow(), actor=buyers[i], request=_delivery(shop.otc_id), ctx=ctx)
 
-        results = _race(60, buy)
+        results = race(60, buy)
         sold = [r for r in results if not isinstance(r, Exception)]
         refused = [r for r in results if isinstance(r, Exception)]
         assert len(sold) == 10
@@ -139,7 +117,7 @@ def test_one_prescription_raced_by_fifty_orders_is_filled_once(platform: Platfor
     assert buyer.user_id is not None
     rx_id = prescribe(platform, buyer.user_id, shop.rx_id)
     ctx = _ordering(platform)
-    results = _race(
+    results = race(
         50,
         lambda i: checkout(uow=platform.container.uow(), actor=buyer, request=_delivery(shop.rx_id, 1, rx_id), ctx=ctx),
     )
@@ -218,7 +196,7 @@ def test_notifications_resent_shuffled_and_forged_pay_each_order_once(platform: 
     stream = genuine + forged
     random.Random(7).shuffle(stream)
     factory = platform.container.uow
-    replies = _race(
+    replies = race(
         8, lambda i: [handle_notification(uow_factory=factory, params=p, ctx=payments) for p in stream[i::8]]
     )
     flat = [reply for chunk in replies for reply in chunk]

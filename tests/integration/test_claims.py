@@ -8,10 +8,8 @@ under a generous rule. The adjuster is the platform's admin (``claim:decide``).
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -26,7 +24,7 @@ from integration.test_refunds import (  # noqa: F401
     signed_in_patient,
     wallet,
 )
-from shop import make_patients
+from shop import make_patients, race
 from support import Platform
 from yaodao.accounts.model import Role
 from yaodao.accounts.policy import Actor
@@ -212,25 +210,6 @@ def test_a_claim_names_its_own_paid_order_once(wallet: Wallet) -> None:
         claim_order(buyer)
 
 
-def _race(n: int, work: Callable[[int], Any]) -> list[Any]:
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except Exception as error:  # the outcome under test
-            results[i] = error
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(180)
-    return results
-
-
 def test_a_hundred_concurrent_payouts_worth_three_pots_never_overdraw_it_or_pay_twice(platform: Platform) -> None:
     """RELIABILITY I10: 100 approved claims of ¥0.90 on a ¥30 pot, paid by 120 threads at once (20
     of them replaying a claim): 33 claims are paid, each once, the pot ends at ¥0.30 and never below
@@ -249,7 +228,7 @@ def test_a_hundred_concurrent_payouts_worth_three_pots_never_overdraw_it_or_pay_
     def pay(i: int) -> Any:
         return claims.pay_claim(uow=platform.container.uow(), actor=adjuster(platform), claim_id=ids[i % 100])
 
-    results = _race(120, pay)
+    results = race(120, pay)
     odd = [r for r in results if isinstance(r, Exception) and not isinstance(r, (PotInsufficient, ClaimAlreadyPaid))]
     assert odd == []
     made = payouts(platform, ids)

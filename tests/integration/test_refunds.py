@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,7 +22,7 @@ import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from shop import NEAR, Shop, make_patients, make_shop
+from shop import NEAR, Shop, make_patients, make_shop, race
 from support import Platform
 from yaodao.accounts.model import Role
 from yaodao.accounts.policy import Actor
@@ -377,25 +376,6 @@ def test_a_refused_refund_is_failed_and_frees_its_amount(wallet: Wallet) -> None
     assert current_payment(wallet.platform, payment.id).refunded_fen == 900
 
 
-def _race(n: int, work: Callable[[int], Any]) -> list[Any]:
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except Exception as error:  # the outcome under test
-            results[i] = error
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    return results
-
-
 def test_concurrent_and_replayed_refunds_never_exceed_the_payment(wallet: Wallet) -> None:
     """RELIABILITY I9: 12 refunds of 30% each under new numbers and 12 replays of one number, all
     released together: exactly three numbers succeed, every replay of one number gets the same
@@ -411,7 +391,7 @@ def test_concurrent_and_replayed_refunds_never_exceed_the_payment(wallet: Wallet
             out_request_no=number, reason="race",
         )  # fmt: skip
 
-    results = _race(24, work)
+    results = race(24, work)
     unexpected = [r for r in results if isinstance(r, Exception) and not isinstance(r, Conflict)]
     assert unexpected == []
     succeeded = {r.refund.out_request_no for r in results if isinstance(r, refunds.RefundOutcome)}
