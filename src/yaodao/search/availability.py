@@ -26,6 +26,7 @@ the tests and the benchmark compare ``AvailabilityIndex.query`` against.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, time
@@ -181,6 +182,9 @@ class AvailabilityIndex:
         self._inner: Any
         self._outer: Any
         self._inner, self._outer = _fast_area(city)  # None, None: always the kernel check
+        # GEOS prepared geometries build their indexes lazily and are not safe to query from two
+        # threads at once (libgeos/geos#825): fifty checkout threads aborted the process.
+        self._area_lock = threading.Lock()
 
     @classmethod
     def build(
@@ -218,10 +222,11 @@ class AvailabilityIndex:
         """City.contains, answered by shapely except within about 1 cm of the boundary."""
         if self._inner is None or self._outer is None:
             return self._city.contains(address)
-        if shapely.contains_xy(self._inner, address.lng, address.lat):
-            return True
-        if not shapely.contains_xy(self._outer, address.lng, address.lat):
-            return False
+        with self._area_lock:
+            if shapely.contains_xy(self._inner, address.lng, address.lat):
+                return True
+            if not shapely.contains_xy(self._outer, address.lng, address.lat):
+                return False
         return self._city.contains(address)
 
     def query(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
@@ -464,6 +465,34 @@ def test_the_fast_service_area_check_agrees_with_the_kernel_on_the_boundary() ->
     edge_points += [LatLng(SOUTH - 1e-9, 120.05), LatLng(NORTH - 1e-9, 120.05), LatLng(30.05, EAST + 1e-12)]
     for point in edge_points:
         assert index.contains(point) == CITY.contains(point), point
+
+
+def test_many_threads_may_ask_a_fresh_index_whether_it_serves_an_address() -> None:
+    """GEOS prepared polygons are not thread-safe before their lazy indexes exist: without the
+    index's lock this crashes the interpreter (double free) within a few rounds."""
+    circle = tuple(
+        (120.05 + 0.04 * math.cos(2 * math.pi * k / 2000), 30.05 + 0.04 * math.sin(2 * math.pi * k / 2000))
+        for k in range(2001)
+    )
+    round_city = replace(CITY, service_area=(circle,))
+    points = [LatLng(30.05 + 0.001 * k, 120.05) for k in range(50)]
+    for _ in range(30):
+        index = AvailabilityIndex.build(round_city, [], [], HaversineTravelTimes(round_city))
+        barrier = threading.Barrier(16)
+        answers: list[list[bool]] = []
+
+        def ask(
+            index: AvailabilityIndex = index, barrier: threading.Barrier = barrier, answers: list[list[bool]] = answers
+        ) -> None:
+            barrier.wait()
+            answers.append([index.contains(p) for p in points])
+
+        threads = [threading.Thread(target=ask) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert answers == [[k < 40 for k in range(50)]] * 16
 
 
 def test_update_stock_takes_effect_without_a_rebuild() -> None:
