@@ -233,6 +233,13 @@ processed_events = Table(
 )
 
 from yaodao.adapters.db.tables_care import doctor_keys, doctors  # noqa: E402
+from yaodao.adapters.db.tables_delivery import (  # noqa: E402
+    courier_events,
+    courier_positions,
+    courier_shifts,
+    couriers,
+    deliveries,
+)
 
 # Orders, prescriptions, payments and the ledger share this metadata; imported last, because that
 # module takes ``metadata``, ``Id`` and ``UtcDateTime`` from this one.
@@ -259,6 +266,11 @@ __all__ = [
     "auth_tokens",
     "cart_items",
     "cities",
+    "courier_events",
+    "courier_positions",
+    "courier_shifts",
+    "couriers",
+    "deliveries",
     "doctor_keys",
     "doctors",
     "family_members",
