@@ -113,6 +113,7 @@ deliveries = Table(
     Column("ready_at", UtcDateTime, nullable=False),  # the pharmacy's estimate, then its fact
     Column("eta_at", UtcDateTime),  # the latest live estimate of arrival at the door
     Column("assigned_at", UtcDateTime),
+    Column("accepted_at", UtcDateTime),  # the courier took it: the dispatcher no longer moves it
     Column("arrived_pickup_at", UtcDateTime),
     Column("picked_up_at", UtcDateTime),
     Column("delivered_at", UtcDateTime),

@@ -120,6 +120,7 @@ def upgrade() -> None:
     sa.Column('ready_at', yaodao.adapters.db.columns.UtcDateTime(timezone=True), nullable=False),
     sa.Column('eta_at', yaodao.adapters.db.columns.UtcDateTime(timezone=True), nullable=True),
     sa.Column('assigned_at', yaodao.adapters.db.columns.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('accepted_at', yaodao.adapters.db.columns.UtcDateTime(timezone=True), nullable=True),
     sa.Column('arrived_pickup_at', yaodao.adapters.db.columns.UtcDateTime(timezone=True), nullable=True),
     sa.Column('picked_up_at', yaodao.adapters.db.columns.UtcDateTime(timezone=True), nullable=True),
     sa.Column('delivered_at', yaodao.adapters.db.columns.UtcDateTime(timezone=True), nullable=True),
