@@ -15,6 +15,7 @@ from factories import WEST_LAKE, pharmacy_body, product_body
 from support import Platform
 from yaodao.accounts.model import Role, User
 from yaodao.accounts.policy import Actor
+from yaodao.care.consultation import Consultation, ConsultStatus, PriorDiagnosis
 from yaodao.care.doctors import Doctor
 from yaodao.care.prescribing import generate_key, sign
 from yaodao.kernel.geo import LatLng
@@ -96,15 +97,16 @@ def make_doctor(platform: Platform, *, verified: bool = True, years: int = 8) ->
 
 def prescribe(
     platform: Platform, patient_id: str, product_id: str, *, days_ago: int = 0, drug: str = "amoxicillin",
-    doctor: tuple[str, Ed25519PrivateKey] | None = None,
+    doctor: tuple[str, Ed25519PrivateKey] | None = None, first_visit: bool = False,
 ) -> str:  # fmt: skip
-    """A signed single-use e-prescription for one pack of ``product_id``, issued ``days_ago`` days ago."""
+    """A signed single-use e-prescription for one pack of ``product_id``, issued ``days_ago`` days ago
+    (``first_visit``: marked, and signed, as written at a first visit)."""
     doctor_id, key = doctor or make_doctor(platform)
     issued = platform.clock.now() - timedelta(days=days_ago)
     rx = Prescription(
         id=new_id(), patient_id=patient_id, doctor_id=doctor_id, issued_at=issued,
         valid_until=issued + timedelta(hours=6),
-        items=(PrescribedItem(drug, 1, "0.5g tid", 5, product_id=product_id),),
+        items=(PrescribedItem(drug, 1, "0.5g tid", 5, product_id=product_id),), first_visit=first_visit,
     )  # fmt: skip
     signed = dataclasses.replace(rx, signature=sign(rx, key))
     with platform.container.uow() as uow:
@@ -131,3 +133,24 @@ def race(n: int, work: Callable[[int], Any]) -> list[Any]:
     for thread in threads:
         thread.join(120)
     return results
+
+
+def consultation(
+    platform: Platform, patient_id: str, *, owner_id: str | None = None, doctor_id: str | None = None,
+    follow_up: bool = True, department: str = "internal_medicine", urgency: str = "routine",
+    minutes_ago: float = 0,
+) -> str:  # fmt: skip
+    """A consultation stored as intake would store it: waiting, or active with ``doctor_id`` when given."""
+    now = platform.clock.now()
+    consult = Consultation(
+        id=new_id(), patient_id=patient_id, owner_id=owner_id or patient_id, city_id="hangzhou",
+        complaint="高血压复诊，想续开降压药", age_years=58, sex="m", pregnant=False, allergies=(), current_meds=(),
+        diagnosis=PriorDiagnosis("hypertension", "杭州市第一人民医院", "2024-03") if follow_up else None,
+        department=department, urgency=urgency, language="zh", requested_at=now - timedelta(minutes=minutes_ago),
+    )  # fmt: skip
+    if doctor_id is not None:
+        consult.status, consult.doctor_id, consult.accepted_at = ConsultStatus.ACTIVE, doctor_id, now
+    with platform.container.uow() as uow:
+        uow.consultations.add(consult)
+        uow.commit()
+    return consult.id

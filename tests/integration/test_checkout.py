@@ -218,9 +218,9 @@ def test_notifications_resent_shuffled_and_forged_pay_each_order_once(platform: 
     assert counts == {"capture": 4, "accrual": 4}
 
 
-def test_a_forged_altered_or_unverified_prescription_is_refused_at_checkout(platform: Platform) -> None:
-    """DOMAIN D2/D3: a signature by another key, a prescription changed after signing, or one from a doctor
-    who is not verified, dispenses nothing; a sound one goes through."""
+def test_a_forged_altered_unverified_or_first_visit_prescription_is_refused_at_checkout(platform: Platform) -> None:
+    """DOMAIN D1/D2/D3: a signature by another key, a prescription changed after signing, one from a doctor
+    who is not verified, or one written at a first visit, dispenses nothing; a sound one goes through."""
     shop = make_shop(platform, stock=10)
     (buyer,) = make_patients(platform, 1)
     assert buyer.user_id is not None
@@ -230,11 +230,12 @@ def test_a_forged_altered_or_unverified_prescription_is_refused_at_checkout(plat
     forged = prescribe(platform, buyer.user_id, shop.rx_id, doctor=(doctor_id, stranger_key))
     unverified = prescribe(platform, buyer.user_id, shop.rx_id, doctor=make_doctor(platform, verified=False))
     altered = prescribe(platform, buyer.user_id, shop.rx_id)
+    first_visit = prescribe(platform, buyer.user_id, shop.rx_id, first_visit=True)
     with platform.container.engine.begin() as conn:  # two packs instead of the one that was signed
         items = conn.execute(select(t.prescriptions.c["items"]).where(t.prescriptions.c.id == altered)).scalar_one()
         items[0]["quantity_packs"] = 2
         conn.execute(t.prescriptions.update().where(t.prescriptions.c.id == altered).values(items=items))
-    for rx_id in (forged, unverified, altered):
+    for rx_id in (forged, unverified, altered, first_visit):
         with pytest.raises(ValidationFailed) as refused:
             checkout(uow=platform.container.uow(), actor=buyer, request=_delivery(shop.rx_id, 1, rx_id), ctx=ctx)
         assert refused.value.errors

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from shop import consultation
 from support import Platform
 from yaodao.accounts.model import Role
 from yaodao.care.prescribing import generate_key, sign
@@ -36,8 +37,12 @@ def doctor(platform: Platform) -> Any:
     return user.id, key
 
 
-def _signed(platform: Platform, doctor: Any, patient_id: str, **changes: Any) -> tuple[Prescription, dict[str, Any]]:
+def _signed(
+    platform: Platform, doctor: Any, patient_id: str, *, consultation_id: str | None = None, **changes: Any
+) -> tuple[Prescription, dict[str, Any]]:
+    """A signed prescription body, issued in ``consultation_id`` (default: a new active follow-up)."""
     doctor_id, key = doctor
+    consultation_id = consultation_id or consultation(platform, patient_id, doctor_id=platform.users[Role.DOCTOR].id)
     now = platform.clock.now()
     rx = Prescription(
         id=uuid.uuid4().hex, patient_id=patient_id, doctor_id=doctor_id, issued_at=now,
@@ -49,7 +54,7 @@ def _signed(platform: Platform, doctor: Any, patient_id: str, **changes: Any) ->
         "valid_until": rx.valid_until.isoformat(), "first_visit": rx.first_visit,
         "items": [{"drug": i.drug, "quantity_packs": i.quantity_packs, "dose_text": i.dose_text,
                    "days_supply": i.days_supply} for i in rx.items],
-        "signature": base64.b64encode(sign(rx, key)).decode(),
+        "signature": base64.b64encode(sign(rx, key)).decode(), "consultation_id": consultation_id,
     }  # fmt: skip
     return rx, body
 
@@ -92,3 +97,41 @@ def test_only_doctors_prescribe_and_only_in_their_own_name(platform: Platform, d
     assert platform.client.post("/api/prescriptions", json=body).status_code == 401
     _, other = _signed(platform, (platform.users[Role.ADMIN].id, doctor[1]), patient)
     assert platform.client.post("/api/prescriptions", json=other, headers=platform.auth(Role.DOCTOR)).status_code == 403
+
+
+def test_a_prescription_needs_an_active_follow_up_consultation_of_its_doctor_and_patient(
+    platform: Platform, doctor: Any
+) -> None:
+    """D1: a first visit, a waiting (unassigned) one, another patient's, an unknown one: refused, nothing stored."""
+    patient, other = platform.users[Role.PATIENT].id, platform.users[Role.PHARMACIST].id
+    doctor_id = doctor[0]
+    cases = {
+        "first visit": consultation(platform, patient, doctor_id=doctor_id, follow_up=False),
+        "not assigned": consultation(platform, patient),  # still waiting for a doctor
+        "another patient": consultation(platform, other, doctor_id=doctor_id),
+    }
+    for reason, consultation_id in cases.items():
+        rx, body = _signed(platform, doctor, patient, consultation_id=consultation_id)
+        answer = platform.client.post("/api/prescriptions", json=body, headers=platform.auth(Role.DOCTOR))
+        assert answer.status_code == 409, answer.text
+        assert reason in answer.json()["detail"]
+        with platform.container.uow(read_only=True) as uow:
+            assert uow.prescriptions.get(rx.id) is None
+    _, unknown = _signed(platform, doctor, patient, consultation_id="no-such-consultation")
+    assert (
+        platform.client.post("/api/prescriptions", json=unknown, headers=platform.auth(Role.DOCTOR)).status_code == 404
+    )
+    missing = _signed(platform, doctor, patient)[1]
+    del missing["consultation_id"]
+    answer = platform.client.post("/api/prescriptions", json=missing, headers=platform.auth(Role.DOCTOR))
+    assert answer.status_code == 422
+    assert "consultation_id" in answer.text
+
+
+def test_the_prescription_records_the_consultation_it_was_issued_in(platform: Platform, doctor: Any) -> None:
+    patient = platform.users[Role.PATIENT].id
+    consultation_id = consultation(platform, patient, doctor_id=doctor[0])
+    rx, body = _signed(platform, doctor, patient, consultation_id=consultation_id)
+    assert platform.client.post("/api/prescriptions", json=body, headers=platform.auth(Role.DOCTOR)).status_code == 201
+    with platform.container.uow(read_only=True) as uow:
+        assert uow.consultations.prescription_consultation(rx.id) == consultation_id

@@ -4,7 +4,9 @@ An admin registers a doctor's professional profile (licence, hospital, region, d
 account with the doctor role; the doctor registers the Ed25519 public key their own device signs
 with (the private key never reaches the platform). A prescription is accepted only from a verified,
 unsuspended doctor with at least 3 years of practice, signed by one of that doctor's active keys
-over its canonical form (``care/prescribing.py``), and free of controlled or prohibited drugs.
+over its canonical form (``care/prescribing.py``), and free of controlled or prohibited drugs. It must
+come from an active follow-up consultation assigned to the issuing doctor, about the same patient (D1: a
+first visit gets advice, not a prescription); the prescription row records that consultation.
 Checkout checks the same signature and standing again before dispensing.
 """
 
@@ -14,7 +16,9 @@ from datetime import timedelta
 
 from yaodao.accounts.model import AuditRecord, Role
 from yaodao.accounts.policy import Action, Actor, Scope, allowed, authorize
+from yaodao.care.consult_services import load as load_consultation
 from yaodao.care.doctors import MIN_YEARS_PRACTISING, Doctor
+from yaodao.care.ports import CareUnitOfWork
 from yaodao.care.prescribing import load_public_key, verify
 from yaodao.kernel.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
 from yaodao.kernel.ids import new_id
@@ -23,9 +27,6 @@ from yaodao.ordering.prescriptions import Finding, Prescription
 
 # A prescription's issue time comes from the doctor's device: it may differ a little from ours.
 CLOCK_SKEW = timedelta(minutes=5)
-
-
-CareUnitOfWork = OrderingUnitOfWork
 
 
 def register_doctor(*, uow: CareUnitOfWork, actor: Actor, doctor: Doctor) -> Doctor:
@@ -81,8 +82,8 @@ def signature_problems(uow: OrderingUnitOfWork, rx: Prescription) -> list[Findin
     return problems
 
 
-def issue_prescription(*, uow: CareUnitOfWork, actor: Actor, rx: Prescription) -> Prescription:
-    """Store a prescription the doctor signed on their device, once every rule holds."""
+def issue_prescription(*, uow: CareUnitOfWork, actor: Actor, rx: Prescription, consultation_id: str) -> Prescription:
+    """Store a prescription the doctor signed on their device in ``consultation_id``, once every rule holds."""
     if actor.user_id is None:
         raise NotAuthenticated("sign in first")
     with uow:
@@ -104,7 +105,13 @@ def issue_prescription(*, uow: CareUnitOfWork, actor: Actor, rx: Prescription) -
             )
         if uow.prescriptions.get(rx.id) is not None:
             raise Conflict(f"prescription {rx.id} exists already", field="id")
+        consult = load_consultation(uow, consultation_id, now)
+        problem = consult.prescribing_problem(rx.doctor_id, rx.patient_id)
+        if problem is not None:
+            uow.commit()  # an expiry found on the way stands
+            raise Conflict(problem, field="consultation_id")
         uow.prescriptions.add(rx, now)
+        uow.consultations.link_prescription(rx.id, consult.id)
         uow.audit(_record(uow, actor, "create", rx))
         uow.commit()
         return rx

@@ -67,6 +67,7 @@ class PrescriptionIn(BaseModel):
     first_visit: bool = False
     long_term_weeks: Annotated[int | None, Field(strict=True, ge=1, le=12)] = None
     long_supply_reason: Annotated[str | None, Field(max_length=300)] = None
+    consultation_id: Annotated[str, Field(min_length=1, max_length=80, description="the active follow-up")]
     signature: Annotated[str, Field(min_length=80, max_length=100, description="Ed25519 signature, base64")]
 
 
@@ -118,7 +119,7 @@ def issue(body: PrescriptionIn, uow: UowDep, actor: ActorDep) -> dict[str, Any]:
         fills_allowed=body.fills_allowed, signature=signature, first_visit=body.first_visit,
         emergency=body.emergency, long_term_weeks=body.long_term_weeks, long_supply_reason=body.long_supply_reason,
     )  # fmt: skip
-    return prescription_json(care.issue_prescription(uow=uow, actor=actor, rx=rx))
+    return prescription_json(care.issue_prescription(uow=uow, actor=actor, rx=rx, consultation_id=body.consultation_id))
 
 
 @router.get("/api/prescriptions/{rx_id}")

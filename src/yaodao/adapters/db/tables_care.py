@@ -1,8 +1,22 @@
-"""Tables of the care context: doctors' professional profiles and the keys they sign prescriptions with."""
+"""Tables of the care context: doctors' professional profiles, the keys they sign prescriptions with,
+consultations (the aggregate row, with the read marks of both sides) and their chat messages."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Column, Float, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from yaodao.adapters.db.columns import Id, UtcDateTime, metadata
 
@@ -39,4 +53,51 @@ doctor_keys = Table(
     Index("ix_doctor_keys_doctor", "doctor_id"),
 )
 
-__all__ = ["doctor_keys", "doctors"]
+consultations = Table(
+    "consultations",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("patient_id", Id, nullable=False),  # a user or one of their family members
+    Column("owner_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("city_id", String(40)),
+    Column("kind", String(12), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("department", String(40), nullable=False),
+    Column("urgency", String(10), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("language", String(10), nullable=False),
+    Column("intake", JSON, nullable=False),  # complaint, age, sex, pregnancy, allergies, medicines, diagnosis
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("doctor_id", Id, ForeignKey("doctors.user_id")),
+    Column("accepted_at", UtcDateTime),
+    Column("ended_at", UtcDateTime),
+    Column("note", JSON),
+    Column("rating", Integer),
+    Column("last_seq", Integer, nullable=False),
+    Column("patient_read_seq", Integer, nullable=False),
+    Column("doctor_read_seq", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("status IN ('waiting', 'active', 'closed', 'cancelled', 'expired')", name="status_known"),
+    CheckConstraint("kind IN ('first_visit', 'follow_up')", name="kind_known"),
+    CheckConstraint("status = 'waiting' OR status = 'cancelled' OR doctor_id IS NOT NULL OR status = 'expired'",
+                    name="accepted_has_doctor"),
+    CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="rating_range"),
+    Index("ix_consultations_queue", "status", "department", "priority", "requested_at"),
+    Index("ix_consultations_owner", "owner_id", "requested_at"),
+    Index("ix_consultations_doctor", "doctor_id", "status"),
+)  # fmt: skip
+
+consultation_messages = Table(
+    "consultation_messages",
+    metadata,
+    Column("consultation_id", Id, ForeignKey("consultations.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("sender_id", Id, nullable=False),
+    Column("sender_role", String(10), nullable=False),
+    Column("client_msg_id", String(64), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=False),
+    UniqueConstraint("consultation_id", "sender_id", "client_msg_id", name="uq_consultation_messages_client_msg"),
+)
+
+__all__ = ["consultation_messages", "consultations", "doctor_keys", "doctors"]

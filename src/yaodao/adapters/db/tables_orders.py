@@ -164,6 +164,7 @@ prescriptions = Table(
     Column("emergency", Boolean, nullable=False),
     Column("long_term_weeks", Integer),
     Column("long_supply_reason", String(300)),
+    Column("consultation_id", Id),  # the follow-up consultation it was issued in (DOMAIN D1)
     Column("created_at", UtcDateTime, nullable=False),
     Column("version", Integer, nullable=False),
     CheckConstraint("fills_allowed >= 1 AND fills_used >= 0 AND fills_used <= fills_allowed", name="fills_within"),
