@@ -14,12 +14,12 @@ from urllib.parse import quote, urlsplit
 
 import httpx2
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
+from page_session import _app, _hidden, _signed_in, _user
 from shop import NEAR, Shop, make_shop, prescribe
-from support import PASSWORD, Platform
+from support import Platform
 from yaodao.accounts import services as accounts
 from yaodao.accounts.model import Role, User
 from yaodao.accounts.policy import Actor
@@ -38,43 +38,6 @@ from yaodao.web import order_pages
 from yaodao.web.api_orders import ordering_context as _context
 
 RX_NOTICE = "处方药须凭处方在药师指导下购买和使用"
-
-
-def _app(platform: Platform) -> FastAPI:
-    app: FastAPI = platform.client.app
-    return app
-
-
-def _user(
-    platform: Platform, role: Role = Role.PATIENT, pharmacy_id: str | None = None, allergies: tuple[str, ...] = ()
-) -> User:
-    user = User(
-        id=new_id(), email=f"{role.value}-{new_id()[-12:]}@test.yaodao.local", display_name="页面测试",
-        password_hash=platform.container.passwords.hash(PASSWORD), roles=frozenset({role}), pharmacy_id=pharmacy_id,
-        date_of_birth=date(1990, 5, 1), sex="f", id_number_hash=f"id-{new_id()}", allergies=allergies,
-    )  # fmt: skip
-    with platform.container.uow() as uow:
-        uow.users.add(user, platform.clock.now())
-        uow.commit()
-    return user
-
-
-def _signed_in(platform: Platform, user: User) -> TestClient:
-    """A browser of its own (its own cookie jar), signed in through the login form."""
-    client = TestClient(_app(platform), follow_redirects=False)
-    login = client.get("/login")
-    token = _hidden(login.text, "/login")["csrf_token"]
-    answer = client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
-    assert answer.status_code == 303, answer.text
-    return client
-
-
-def _hidden(html: str, action: str) -> dict[str, str]:
-    """The hidden fields of the (first) form posting to ``action``."""
-    form = re.search(rf'<form[^>]*action="{re.escape(action)}"[^>]*>(.*?)</form>', html, re.S)
-    assert form is not None, f"no form posting to {action}"
-    fields = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form.group(1))
-    return {name: unescape(value) for name, value in fields}
 
 
 def _orders_of(platform: Platform, user: User) -> int:

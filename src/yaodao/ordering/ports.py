@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from yaodao.kernel.paging import Page, PageRequest
+from yaodao.ordering.cart import CartItem
 from yaodao.ordering.model import Order, OrderStatus
 from yaodao.ordering.prescriptions import Prescription
 from yaodao.payments.ledger import Account, LedgerTransaction, TxnKind
@@ -71,6 +72,12 @@ class LedgerRepo(Protocol):
     def check(self) -> list[str]: ...
 
 
+class CartRepo(Protocol):
+    def items(self, user_id: str) -> list[CartItem]: ...
+    def put(self, user_id: str, product_id: str, quantity: int, prescription_id: str | None, now: datetime) -> None: ...
+    def remove(self, user_id: str, product_ids: list[str]) -> int: ...
+
+
 class OrderingUnitOfWork(UnitOfWorkPort, Protocol):
     @property
     def orders(self) -> OrderRepo: ...
@@ -84,3 +91,5 @@ class OrderingUnitOfWork(UnitOfWorkPort, Protocol):
     def ledger(self) -> LedgerRepo: ...
     @property
     def doctors(self) -> Any: ...  # care's doctor registry: profiles and signing keys
+    @property
+    def carts(self) -> CartRepo: ...

@@ -45,9 +45,10 @@ class LocationIn(BaseModel):
     lng: Annotated[float, Field(ge=-180, le=180)]
 
 
-class CheckoutIn(BaseModel):
+class CheckoutWhereIn(BaseModel):
+    """Who the order is for, where it goes and how: everything checkout asks besides the lines."""
+
     model_config = ConfigDict(extra="forbid")
-    lines: Annotated[list[LineIn], Field(min_length=1, max_length=ordering.MAX_LINES)]
     fulfilment: Literal["delivery", "pickup"] = "delivery"
     patient_id: Annotated[str | None, Field(max_length=80)] = None
     address_id: Annotated[str | None, Field(max_length=80)] = None
@@ -55,6 +56,10 @@ class CheckoutIn(BaseModel):
     address_text: Annotated[str, Field(max_length=300)] = ""
     pharmacy_id: Annotated[str | None, Field(max_length=80)] = None
     rx_risk_acknowledged: bool = False
+
+
+class CheckoutIn(CheckoutWhereIn):
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=ordering.MAX_LINES)]
 
 
 class ReasonIn(BaseModel):
