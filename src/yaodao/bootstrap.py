@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from yaodao.adapters.db.engine import build_engine
 from yaodao.adapters.db.outbox import OutboxRelay
 from yaodao.adapters.db.uow import UnitOfWork
+from yaodao.adapters.dispatch_worker import DispatchWorker
 from yaodao.adapters.passwords import Argon2Passwords
 from yaodao.adapters.search_postgres import build_search_index
 from yaodao.catalog.model import Product
@@ -112,6 +113,7 @@ class Container:
     availability: AvailabilityCache
     search: SearchService
     extras: dict[str, Any] = field(default_factory=dict)
+    dispatcher: DispatchWorker | None = None  # the live dispatcher's loops, one per city
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
         return UnitOfWork(self.engine, self.clock, read_only=read_only, after_commit=self.relay.wake)
@@ -126,6 +128,12 @@ class Container:
 
     def start_background(self) -> None:
         self.relay.start(self.settings.outbox_interval_s)
+        if self.dispatcher is not None and self.settings.dispatch_enabled:
+            self.dispatcher.start()
+
+    def stop_dispatcher(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
 
     def payments(self) -> PaymentsContext:
         """The wallet this platform pays through, built on first use (keys are read from files)."""
@@ -136,6 +144,7 @@ class Container:
         return found
 
     def close(self) -> None:
+        self.stop_dispatcher()
         self.relay.stop()
         payments = self.extras.pop("payments", None)
         close_wallet = getattr(getattr(payments, "provider", None), "close_connections", None)
@@ -234,9 +243,21 @@ def bootstrap(
         cities=cities,
         availability=availability,
         search=search,
+        dispatcher=DispatchWorker(
+            uow_factory=uow_factory,
+            cities=cities.get,
+            city_ids=cities.ids,
+            clock=clock,
+            tick_s=settings.dispatch_tick_s,
+            seed=settings.seed,
+        ),
     )
     # An order that closes unfulfilled after payment is refunded as soon as its event is relayed.
     from yaodao.payments.refunds import subscribe_auto_refunds
 
     subscribe_auto_refunds(bus, uow_factory=uow_factory, provider=lambda: container.payments().provider)
+    # A paid delivery order gets its delivery row; one that will not be delivered cancels it.
+    from yaodao.delivery.intake import subscribe_delivery_intake
+
+    subscribe_delivery_intake(bus, uow_factory=uow_factory)
     return container

@@ -43,6 +43,18 @@ class Action(enum.StrEnum):
     CLAIM_READ = "claim:read"
     CLAIM_DECIDE = "claim:decide"  # stands for the licensed insurer's adjuster
     PAYMENTS_RECONCILE = "payments:reconcile"
+    COURIER_ACT = "courier:act"  # a courier's own status, positions and deliveries
+    COURIER_ADMIN = "courier:admin"  # register couriers and plan their shifts
+    DISPATCH_RUN = "dispatch:run"  # run a city's dispatcher tick by hand
+    PROMISE_REPORT = "promise:report"  # delivered orders against their promise, per city
+    CONSULT_START = "consult:start"  # intake, for oneself or one's family
+    CONSULT_READ = "consult:read"  # patients: their own and their family's; doctors: those assigned to them
+    CONSULT_CANCEL = "consult:cancel"
+    CONSULT_RATE = "consult:rate"
+    CONSULT_MESSAGE = "consult:message"
+    CONSULT_QUEUE = "consult:queue"  # a doctor's view of the waiting consultations of their departments
+    CONSULT_ACCEPT = "consult:accept"
+    CONSULT_CLOSE = "consult:close"
 
 
 R = Role
@@ -76,6 +88,18 @@ _ALLOWED: dict[Action, frozenset[Role]] = {
     Action.CLAIM_READ: frozenset({R.PATIENT, R.ADMIN}),
     Action.CLAIM_DECIDE: frozenset({R.ADMIN}),
     Action.PAYMENTS_RECONCILE: frozenset({R.ADMIN}),
+    Action.COURIER_ACT: frozenset({R.COURIER}),
+    Action.COURIER_ADMIN: frozenset({R.ADMIN, R.OPERATOR}),
+    Action.DISPATCH_RUN: frozenset({R.OPERATOR, R.ADMIN}),
+    Action.PROMISE_REPORT: frozenset({R.OPERATOR, R.ADMIN}),
+    Action.CONSULT_START: frozenset({R.PATIENT}),
+    Action.CONSULT_READ: frozenset({R.PATIENT, R.DOCTOR}),
+    Action.CONSULT_CANCEL: frozenset({R.PATIENT}),
+    Action.CONSULT_RATE: frozenset({R.PATIENT}),
+    Action.CONSULT_MESSAGE: frozenset({R.PATIENT, R.DOCTOR}),
+    Action.CONSULT_QUEUE: frozenset({R.DOCTOR}),
+    Action.CONSULT_ACCEPT: frozenset({R.DOCTOR}),
+    Action.CONSULT_CLOSE: frozenset({R.DOCTOR}),
 }
 
 # Roles whose access to these actions is limited to resources of their own pharmacy / city.
@@ -95,6 +119,12 @@ _OWNER_SCOPED = frozenset(
         Action.PRESCRIPTION_READ,
         Action.CLAIM_SUBMIT,
         Action.CLAIM_READ,
+        Action.COURIER_ACT,
+        Action.CONSULT_START,
+        Action.CONSULT_READ,
+        Action.CONSULT_CANCEL,
+        Action.CONSULT_RATE,
+        Action.CONSULT_MESSAGE,
     }
 )
 
@@ -138,7 +168,7 @@ def allowed(actor: Actor, action: Action, scope: Scope | None = None) -> bool:
     if scope is None:
         return True
     for role in granting:
-        if action in _OWNER_SCOPED and role is R.PATIENT:
+        if action in _OWNER_SCOPED and role in (R.PATIENT, R.COURIER):
             if scope.owner_id is not None and scope.owner_id == actor.user_id:
                 return True
             continue

@@ -15,14 +15,23 @@ from yaodao.web import (
     api_auth,
     api_availability,
     api_care,
+    api_cart,
+    api_consult,
+    api_courier,
+    api_dispatch,
     api_me,
     api_money,
     api_orders,
     api_payments,
+    cart_pages,
+    consult_pages,
+    courier_pages,
     errors,
     order_pages,
     pages,
     search_views,
+    tracking,
+    ws_consult,
 )
 from yaodao.web.middleware import BodyLimit, RequestId
 
@@ -34,6 +43,7 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
             container.start_background()
         yield
         if background:
+            container.stop_dispatcher()
             container.relay.stop()
 
     app = FastAPI(
@@ -48,13 +58,22 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
     app.include_router(api_auth.router)
     app.include_router(api_me.router)
     app.include_router(api_orders.router)
+    app.include_router(api_cart.router)
     app.include_router(api_payments.router)
     app.include_router(api_care.router)
+    app.include_router(api_consult.router)
     app.include_router(api_money.router)
     app.include_router(api_admin.router)
+    app.include_router(api_courier.router)
+    app.include_router(api_dispatch.router)
     app.include_router(api_availability.router)
     app.include_router(search_views.router)
     app.include_router(order_pages.router)
+    app.include_router(courier_pages.router)
+    app.include_router(cart_pages.router)
+    app.include_router(consult_pages.router)
+    app.include_router(tracking.router)
+    app.include_router(ws_consult.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)

@@ -232,7 +232,12 @@ processed_events = Table(
     Column("processed_at", UtcDateTime, nullable=False),
 )
 
-from yaodao.adapters.db.tables_care import doctor_keys, doctors  # noqa: E402
+from yaodao.adapters.db.tables_care import (  # noqa: E402
+    consultation_messages,
+    consultations,
+    doctor_keys,
+    doctors,
+)
 from yaodao.adapters.db.tables_delivery import (  # noqa: E402
     courier_events,
     courier_positions,
@@ -266,6 +271,8 @@ __all__ = [
     "auth_tokens",
     "cart_items",
     "cities",
+    "consultation_messages",
+    "consultations",
     "courier_events",
     "courier_positions",
     "courier_shifts",

@@ -24,9 +24,12 @@ from yaodao.adapters.db.accounts_repo import (
     TokenRepository,
     UserRepository,
 )
-from yaodao.adapters.db.care_repo import DoctorRepository
+from yaodao.adapters.db.care_repo import ConsultationRepository, DoctorRepository
+from yaodao.adapters.db.cart_repo import CartRepository
 from yaodao.adapters.db.catalog_repo import CityRepository, PharmacyRepository, ProductRepository, StockRepository
 from yaodao.adapters.db.claims_repo import ClaimRepository
+from yaodao.adapters.db.delivery_repo import CourierEventRepository, CourierRepository, DeliveryRepository
+from yaodao.adapters.db.dispatch_repo import DispatchRepository
 from yaodao.adapters.db.engine import READ_ONLY
 from yaodao.adapters.db.ledger_repo import LedgerRepository
 from yaodao.adapters.db.orders_repo import (
@@ -53,6 +56,7 @@ class UnitOfWork:
     addresses: AddressRepository
     audit_log: AuditRepository
     orders: OrderRepository
+    carts: CartRepository
     reservations: ReservationRepository
     prescriptions: PrescriptionRepository
     restricted: RestrictedUsageRepository
@@ -60,8 +64,13 @@ class UnitOfWork:
     payments: PaymentRepository
     idempotency: IdempotencyRepository
     doctors: DoctorRepository
+    consultations: ConsultationRepository
     refunds: RefundRepository
     claims: ClaimRepository
+    couriers: CourierRepository
+    deliveries: DeliveryRepository
+    courier_events: CourierEventRepository
+    dispatch: DispatchRepository
 
     def __init__(
         self, engine: Engine, clock: Clock, *, read_only: bool = False, after_commit: Callable[[], None] | None = None
@@ -89,6 +98,7 @@ class UnitOfWork:
         self.addresses = AddressRepository(self.conn)
         self.audit_log = AuditRepository(self.conn)
         self.orders = OrderRepository(self.conn)
+        self.carts = CartRepository(self.conn)
         self.reservations = ReservationRepository(self.conn)
         self.prescriptions = PrescriptionRepository(self.conn)
         self.restricted = RestrictedUsageRepository(self.conn)
@@ -96,8 +106,13 @@ class UnitOfWork:
         self.payments = PaymentRepository(self.conn)
         self.idempotency = IdempotencyRepository(self.conn)
         self.doctors = DoctorRepository(self.conn)
+        self.consultations = ConsultationRepository(self.conn)
         self.refunds = RefundRepository(self.conn)
         self.claims = ClaimRepository(self.conn)
+        self.couriers = CourierRepository(self.conn)
+        self.deliveries = DeliveryRepository(self.conn)
+        self.courier_events = CourierEventRepository(self.conn)
+        self.dispatch = DispatchRepository(self.conn)
         return self
 
     def __exit__(
