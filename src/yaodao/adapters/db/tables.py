@@ -233,9 +233,12 @@ processed_events = Table(
 )
 
 from yaodao.adapters.db.tables_care import (  # noqa: E402
+    consultation_attachments,
     consultation_messages,
+    consultation_offers,
     consultations,
     doctor_keys,
+    doctor_roster_slots,
     doctors,
 )
 from yaodao.adapters.db.tables_delivery import (  # noqa: E402
@@ -271,7 +274,9 @@ __all__ = [
     "auth_tokens",
     "cart_items",
     "cities",
+    "consultation_attachments",
     "consultation_messages",
+    "consultation_offers",
     "consultations",
     "courier_events",
     "courier_positions",
@@ -279,6 +284,7 @@ __all__ = [
     "couriers",
     "deliveries",
     "doctor_keys",
+    "doctor_roster_slots",
     "doctors",
     "family_members",
     "idempotency_keys",
