@@ -8,6 +8,11 @@ that lost the acknowledgement simply sends again. Only the two participants post
 Every patient message passes the red-flag gate (DOMAIN.md RF1): the flags come back with the stored
 message, so both sides can show the emergency guidance and the doctor can end the consultation and refer,
 and a flagged message is written to the audit log.
+
+``post_image`` stores an image and the message carrying it in one transaction, after ``care/images.py``
+has checked its bytes against :data:`IMAGE_LIMITS` (type by magic numbers, size, dimensions) and the
+sender is under the per-consultation count; a resend with the same ``client_msg_id`` returns the stored
+message and stores no second image. ``read_attachment`` gives a participant the bytes, audited as a read.
 """
 
 from __future__ import annotations
@@ -16,13 +21,16 @@ from dataclasses import dataclass
 
 from yaodao.accounts.policy import Action, Actor
 from yaodao.care.consult_services import record, visible
-from yaodao.care.consultation import Message, client_msg_id, message_text
+from yaodao.care.consultation import Attachment, Message, caption_text, client_msg_id, message_text
 from yaodao.care.events import MessagePosted
+from yaodao.care.images import ImageLimits, check_image
 from yaodao.care.ports import CareUnitOfWork
-from yaodao.kernel.errors import ValidationFailed
+from yaodao.kernel.errors import Conflict, NotFound, ValidationFailed
+from yaodao.kernel.ids import new_id
 from yaodao.safety.redflags import detect_red_flags
 
 MAX_PAGE = 200
+IMAGE_LIMITS = ImageLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,62 @@ def post_message(*, uow: CareUnitOfWork, actor: Actor, consultation_id: str, cli
         return Posted(message, created, flags)
 
 
+def post_image(
+    *,
+    uow: CareUnitOfWork,
+    actor: Actor,
+    consultation_id: str,
+    client_id: str,
+    data: bytes,
+    caption: str | None = None,
+    limits: ImageLimits = IMAGE_LIMITS,
+) -> Posted:
+    """Store an image and its message together, acknowledged once committed; a resend stores nothing."""
+    client_id = client_msg_id(client_id)
+    body = caption_text(caption)
+    info = check_image(data, limits)
+    with uow:
+        consult, side = visible(uow, actor, consultation_id, Action.CONSULT_MESSAGE)
+        sender = str(actor.user_id)
+        again = uow.consultations.message_by_client_id(consult.id, sender, client_id)
+        if again is not None:
+            uow.commit()
+            return Posted(again, False, _flags(side, again.text))
+        consult.check_message(sender)
+        if uow.consultations.attachment_count(consult.id, sender) >= limits.max_per_sender:
+            raise _too_many(limits)
+        attachment = Attachment(new_id(), info.content_type, info.width, info.height, info.size_bytes, info.sha256)
+        message, created = uow.consultations.add_message(
+            consult.id, sender_id=sender, sender_role=side, client_msg_id=client_id, text=body, at=uow.clock.now(),
+            image=(attachment, data),
+        )  # fmt: skip
+        if created and uow.consultations.attachment_count(consult.id, sender) > limits.max_per_sender:
+            raise _too_many(limits)  # a concurrent upload won the last place: counted again behind the row lock
+        flags = _flags(side, message.text)
+        if created:
+            uow.emit(
+                MessagePosted(consultation_id=consult.id, seq=message.seq, sender_id=sender, city_id=consult.city_id)
+            )
+            uow.audit(record(uow, actor, "create", consult, part="image", seq=str(message.seq),
+                             attachment_id=attachment.id, red_flags=",".join(flags)))  # fmt: skip
+        uow.commit()
+        return Posted(message, created, flags)
+
+
+def read_attachment(
+    *, uow: CareUnitOfWork, actor: Actor, consultation_id: str, attachment_id: str
+) -> tuple[Attachment, bytes]:
+    """A participant's read of one image of the consultation (audited); 404 for anyone else or another's image."""
+    with uow:
+        consult, _ = visible(uow, actor, consultation_id, Action.CONSULT_READ)
+        found = uow.consultations.attachment(consult.id, attachment_id)
+        if found is None:
+            raise NotFound(f"attachment {attachment_id} not found", field="attachment_id")
+        uow.audit(record(uow, actor, "read", consult, part="attachment", attachment_id=attachment_id))
+        uow.commit()
+        return found
+
+
 def read_messages(
     *, uow: CareUnitOfWork, actor: Actor, consultation_id: str, after_seq: int = 0, limit: int = 50
 ) -> Transcript:
@@ -92,6 +156,12 @@ def mark_read(*, uow: CareUnitOfWork, actor: Actor, consultation_id: str, seq: i
         mark = uow.consultations.mark_read(consult.id, side, seq)
         uow.commit()
         return mark
+
+
+def _too_many(limits: ImageLimits) -> Conflict:
+    return Conflict(
+        f"at most {limits.max_per_sender} images per sender in a consultation; this limit is reached", field="file"
+    )
 
 
 def _flags(side: str, text: str) -> tuple[str, ...]:

@@ -217,14 +217,27 @@ class Consultation:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """An image sent in the chat, as described to readers (the bytes are fetched on their own)."""
+
+    id: str
+    content_type: str
+    width: int
+    height: int
+    size_bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     consultation_id: str
     seq: int
     sender_id: str
     sender_role: str  # patient | doctor
     client_msg_id: str
-    text: str
+    text: str  # may be empty for an image sent without a caption
     sent_at: datetime
+    attachment: Attachment | None = None
 
 
 def message_text(text: str) -> str:
@@ -235,6 +248,13 @@ def message_text(text: str) -> str:
     if len(trimmed) > MAX_MESSAGE_CHARS:
         raise ValidationFailed(f"a message is at most {MAX_MESSAGE_CHARS} characters", field="text")
     return trimmed
+
+
+def caption_text(text: str | None) -> str:
+    """The caption of an image: optional, otherwise held to the limits of a message's text."""
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return ""
+    return message_text(text)
 
 
 def client_msg_id(value: str) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from yaodao.care.consultation import Consultation, Message
+from yaodao.care.consultation import Attachment, Consultation, Message
 from yaodao.kernel.paging import Page, PageRequest
 from yaodao.ordering.ports import OrderingUnitOfWork
 
@@ -22,8 +22,18 @@ class ConsultationRepo(Protocol):
     def read_marks(self, consultation_id: str) -> tuple[int, int, int]: ...
     def mark_read(self, consultation_id: str, side: str, seq: int) -> int: ...
     def add_message(
-        self, consultation_id: str, *, sender_id: str, sender_role: str, client_msg_id: str, text: str, at: datetime
+        self,
+        consultation_id: str,
+        *,
+        sender_id: str,
+        sender_role: str,
+        client_msg_id: str,
+        text: str,
+        at: datetime,
+        image: tuple[Attachment, bytes] | None = ...,
     ) -> tuple[Message, bool]: ...
+    def attachment_count(self, consultation_id: str, sender_id: str) -> int: ...
+    def attachment(self, consultation_id: str, attachment_id: str) -> tuple[Attachment, bytes] | None: ...
     def message_by_client_id(self, consultation_id: str, sender_id: str, client_msg_id: str) -> Message | None: ...
     def messages_after(self, consultation_id: str, after_seq: int, limit: int) -> list[Message]: ...
     def link_prescription(self, rx_id: str, consultation_id: str) -> None: ...

@@ -3,16 +3,19 @@
 ``POST /api/consultations`` runs the real triage: a red flag answers 200 with ``outcome: "emergency"``
 (call 120, the nearest emergency departments) and queues nothing; otherwise 201 with the waiting
 consultation. Messages carry a ``client_msg_id``: a resend returns the stored message (200) instead of
-a second copy (201).
+a second copy (201). An image goes up as multipart (``POST …/attachments``: ``file``, ``client_msg_id``,
+an optional caption ``text``) and comes back from ``GET …/attachments/{id}`` with the type its bytes were
+found to be, ``nosniff`` and a strong ETag.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from yaodao.care import consult_chat as chat
 from yaodao.care import consult_services as consults
@@ -27,12 +30,19 @@ from yaodao.care.consultation import (
     PriorDiagnosis,
 )
 from yaodao.care.emergency import EmergencyGuidance
+from yaodao.care.images import ImageRefused, Refusal
 from yaodao.care.triage import MAX_TEXT_CHARS
 from yaodao.kernel.geo import LatLng
 from yaodao.kernel.paging import PageRequest
 from yaodao.web.deps import ActorDep, UowDep
+from yaodao.web.errors import problem
 
 router = APIRouter(tags=["consultations"])
+
+# The upload route's body may carry one image at its limit plus the form's other fields (see web/middleware.py).
+ATTACHMENT_PATH = r"^/api/consultations/[^/]+/attachments$"
+ATTACHMENT_BODY_BYTES = chat.IMAGE_LIMITS.max_bytes + 64 * 1024
+REFUSAL_STATUS = {Refusal.TYPE: 415, Refusal.SIZE: 413}  # the others (empty, header, dimensions): 422
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 NoteText = Annotated[str, Field(max_length=MAX_NOTE_FIELD)]
@@ -104,10 +114,20 @@ def consultation_json(c: Consultation) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def attachment_json(m: Message) -> dict[str, Any] | None:
+    a = m.attachment
+    if a is None:
+        return None
+    return {
+        "id": a.id, "content_type": a.content_type, "width": a.width, "height": a.height, "size_bytes": a.size_bytes,
+        "url": f"/api/consultations/{m.consultation_id}/attachments/{a.id}",
+    }  # fmt: skip
+
+
 def message_json(m: Message) -> dict[str, Any]:
     return {
         "seq": m.seq, "sender_id": m.sender_id, "sender_role": m.sender_role, "client_msg_id": m.client_msg_id,
-        "text": m.text, "sent_at": m.sent_at.isoformat(),
+        "text": m.text, "sent_at": m.sent_at.isoformat(), "attachment": attachment_json(m),
     }  # fmt: skip
 
 
@@ -182,6 +202,46 @@ def post_message(consultation_id: str, body: MessageIn, uow: UowDep, actor: Acto
     )
     body_out = {**message_json(posted.message), "red_flags": list(posted.red_flags)}
     return JSONResponse(body_out, status_code=201 if posted.created else 200)
+
+
+@router.post("/api/consultations/{consultation_id}/attachments", status_code=201)
+async def post_image(
+    consultation_id: str,
+    uow: UowDep,
+    actor: ActorDep,
+    file: Annotated[UploadFile, File(description="a PNG, JPEG or WebP image")],
+    client_msg_id: Annotated[str, Form(min_length=1, max_length=MAX_CLIENT_MSG_ID)],
+    text: Annotated[str, Form(max_length=MAX_MESSAGE_CHARS, description="an optional caption")] = "",
+) -> JSONResponse:
+    """Store the image and a message carrying it in one transaction; a resend with the same client_msg_id
+    returns the stored message (200) and stores no second image."""
+    data = await file.read(chat.IMAGE_LIMITS.max_bytes + 1)  # one byte more is enough to know it is too large
+    try:
+        posted = await run_in_threadpool(
+            chat.post_image, uow=uow, actor=actor, consultation_id=consultation_id, client_id=client_msg_id,
+            data=data, caption=text,
+        )  # fmt: skip
+    except ImageRefused as exc:
+        status = REFUSAL_STATUS.get(exc.reason, 422)
+        return problem(status, exc.message, f"image_{exc.reason.value}", [{"field": "file", "message": exc.message}])
+    body_out = {**message_json(posted.message), "red_flags": list(posted.red_flags)}
+    return JSONResponse(body_out, status_code=201 if posted.created else 200)
+
+
+@router.get("/api/consultations/{consultation_id}/attachments/{attachment_id}")
+def get_image(consultation_id: str, attachment_id: str, request: Request, uow: UowDep, actor: ActorDep) -> Response:
+    """The image's bytes for a participant, with the stored type; every read is audited."""
+    attachment, data = chat.read_attachment(
+        uow=uow, actor=actor, consultation_id=consultation_id, attachment_id=attachment_id
+    )
+    etag = f'"{attachment.sha256}"'
+    headers = {
+        "ETag": etag, "Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": "inline", "Content-Security-Policy": "default-src 'none'; sandbox",
+    }  # fmt: skip
+    if etag in (t.strip() for t in request.headers.get("if-none-match", "").split(",")):
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=attachment.content_type, headers=headers)
 
 
 @router.get("/api/consultations/{consultation_id}/messages")

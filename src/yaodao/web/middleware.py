@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -15,25 +17,31 @@ def _problem_bytes(status: int, title: str, detail: str, code: str) -> bytes:
 
 
 class BodyLimit:
-    """Refuse bodies larger than ``max_bytes``, whether declared by Content-Length or streamed."""
+    """Refuse bodies larger than ``max_bytes``, whether declared by Content-Length or streamed.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    ``wider`` names the few upload routes (a path pattern and its own cap) whose bodies may be larger.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, wider: Sequence[tuple[str, int]] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.wider = [(re.compile(pattern), cap) for pattern, cap in wider]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = str(scope.get("path", ""))
+        cap = next((c for pattern, c in self.wider if pattern.match(path)), self.max_bytes)
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None:
             try:
-                too_big = int(declared) > self.max_bytes
+                too_big = int(declared) > cap
             except ValueError:
                 too_big = True
             if too_big:
-                await self._reject(send)
+                await self._reject(send, cap)
                 return
         seen = 0
         rejected = False
@@ -43,7 +51,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > cap:
                     rejected = True
                     raise _TooLarge
             return message
@@ -51,10 +59,10 @@ class BodyLimit:
         try:
             await self.app(scope, limited_receive, send)
         except _TooLarge:
-            await self._reject(send)
+            await self._reject(send, cap)
 
-    async def _reject(self, send: Send) -> None:
-        body = _problem_bytes(413, "Request too large", f"the body exceeds {self.max_bytes} bytes", "body_too_large")
+    async def _reject(self, send: Send, cap: int) -> None:
+        body = _problem_bytes(413, "Request too large", f"the body exceeds {cap} bytes", "body_too_large")
         await send(
             {
                 "type": "http.response.start",

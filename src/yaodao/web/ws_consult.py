@@ -12,9 +12,10 @@ Then, at any time: ``{"type": "message", "client_msg_id": "...", "text": "..."}`
 that lost the ack (a dropped connection, a restarted server) sends the same frame again and gets the
 same seq with ``created: false``: nothing is lost and nothing doubles. ``{"type": "read", "seq": N}``
 moves the reader's mark; ``{"type": "typing"}`` tells the other side's sockets on this server;
-``{"type": "ping"}`` gets a pong. A bad frame gets ``{"type": "error", "code", "detail"}`` and the
-socket stays open; the server closes it when the consultation is closed (code 1000) or when the
-client is not allowed (4401 not signed in, 4403/4404).
+``{"type": "ping"}`` gets a pong. Images go up over HTTP (``POST …/attachments``); their message
+frames carry ``attachment`` (id, type, width, height, size, url), null for text. A bad frame gets
+``{"type": "error", "code", "detail"}`` and the socket stays open; the server closes it when the
+consultation is closed (code 1000) or when the client is not allowed (4401 not signed in, 4403/4404).
 
 New messages reach sockets on other server processes by polling the database every
 ``POLL_SECONDS``; on this process a post wakes the room's sockets at once.
@@ -42,6 +43,7 @@ from yaodao.care.consult_chat import mark_read, post_message, read_messages
 from yaodao.care.consult_follow import Update, follow
 from yaodao.care.consultation import Message
 from yaodao.kernel.errors import DomainError, NotAuthenticated, NotFound, PermissionDenied
+from yaodao.web.api_consult import attachment_json
 from yaodao.web.deps import SESSION_COOKIE
 
 router = APIRouter()
@@ -101,7 +103,7 @@ ROOMS = _Rooms()
 def message_frame(message: Message) -> dict[str, Any]:
     return {
         "type": "message", "seq": message.seq, "sender": message.sender_role, "client_msg_id": message.client_msg_id,
-        "text": message.text, "sent_at": message.sent_at.isoformat(),
+        "text": message.text, "sent_at": message.sent_at.isoformat(), "attachment": attachment_json(message),
     }  # fmt: skip
 
 

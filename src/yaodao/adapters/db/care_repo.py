@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, Select, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from yaodao.adapters.db import tables as t
-from yaodao.care.consultation import Consultation, ConsultNote, ConsultStatus, Message, PriorDiagnosis
+from yaodao.care.consultation import Attachment, Consultation, ConsultNote, ConsultStatus, Message, PriorDiagnosis
 from yaodao.care.doctors import Doctor
 from yaodao.kernel.errors import Conflict
 from yaodao.kernel.paging import Page, PageRequest
@@ -175,19 +175,28 @@ class ConsultationRepository:
     def message_by_client_id(self, consultation_id: str, sender_id: str, client_msg_id: str) -> Message | None:
         m = t.consultation_messages.c
         row = self._conn.execute(
-            select(t.consultation_messages).where(
+            _messages().where(
                 m.consultation_id == consultation_id, m.sender_id == sender_id, m.client_msg_id == client_msg_id
             )
         ).first()
         return None if row is None else _message(row._mapping)
 
     def add_message(
-        self, consultation_id: str, *, sender_id: str, sender_role: str, client_msg_id: str, text: str, at: datetime
+        self,
+        consultation_id: str,
+        *,
+        sender_id: str,
+        sender_role: str,
+        client_msg_id: str,
+        text: str,
+        at: datetime,
+        image: tuple[Attachment, bytes] | None = None,
     ) -> tuple[Message, bool]:
         """Store a message with the next sequence number; (the stored message, whether it is new).
 
         A message with the same sender and ``client_msg_id`` is a resend: the stored one comes back
         and nothing is written, even when two copies race (the unique key decides, in a savepoint).
+        An ``image`` is stored in the same savepoint as its message: both or neither.
         """
         existing = self.message_by_client_id(consultation_id, sender_id, client_msg_id)
         if existing is not None:
@@ -201,11 +210,17 @@ class ConsultationRepository:
                     .values(last_seq=c.last_seq + 1)
                     .returning(c.last_seq)
                 ).scalar_one()
-                message = Message(consultation_id, int(seq), sender_id, sender_role, client_msg_id, text, at)
+                attachment = None if image is None else image[0]
+                if image is not None:
+                    self._add_attachment(consultation_id, sender_id, image[0], image[1], at)
+                message = Message(
+                    consultation_id, int(seq), sender_id, sender_role, client_msg_id, text, at, attachment
+                )
                 self._conn.execute(
                     insert(t.consultation_messages).values(
                         consultation_id=consultation_id, seq=message.seq, sender_id=sender_id,
                         sender_role=sender_role, client_msg_id=client_msg_id, text=text, sent_at=at,
+                        attachment_id=None if attachment is None else attachment.id,
                     )
                 )  # fmt: skip
         except IntegrityError:
@@ -214,6 +229,35 @@ class ConsultationRepository:
                 raise
             return again, False
         return message, True
+
+    def _add_attachment(self, consultation_id: str, sender_id: str, a: Attachment, data: bytes, at: datetime) -> None:
+        self._conn.execute(
+            insert(t.consultation_attachments).values(
+                id=a.id, consultation_id=consultation_id, sender_id=sender_id, content_type=a.content_type,
+                size_bytes=a.size_bytes, sha256=a.sha256, width=a.width, height=a.height, data=data, created_at=at,
+            )
+        )  # fmt: skip
+
+    def attachment_count(self, consultation_id: str, sender_id: str) -> int:
+        a = t.consultation_attachments.c
+        return int(
+            self._conn.execute(
+                select(func.count())
+                .select_from(t.consultation_attachments)
+                .where(a.consultation_id == consultation_id, a.sender_id == sender_id)
+            ).scalar_one()
+        )
+
+    def attachment(self, consultation_id: str, attachment_id: str) -> tuple[Attachment, bytes] | None:
+        """An image of this consultation with its bytes; None when unknown here (or of another consultation)."""
+        a = t.consultation_attachments.c
+        row = self._conn.execute(
+            select(t.consultation_attachments).where(a.id == attachment_id, a.consultation_id == consultation_id)
+        ).first()
+        if row is None:
+            return None
+        found = Attachment(row.id, row.content_type, row.width, row.height, row.size_bytes, row.sha256)
+        return found, bytes(row.data)
 
     def link_prescription(self, rx_id: str, consultation_id: str) -> None:
         """Record the consultation a prescription was issued in (its row was written this transaction)."""
@@ -228,10 +272,7 @@ class ConsultationRepository:
     def messages_after(self, consultation_id: str, after_seq: int, limit: int) -> list[Message]:
         m = t.consultation_messages.c
         rows = self._conn.execute(
-            select(t.consultation_messages)
-            .where(m.consultation_id == consultation_id, m.seq > after_seq)
-            .order_by(m.seq)
-            .limit(limit)
+            _messages().where(m.consultation_id == consultation_id, m.seq > after_seq).order_by(m.seq).limit(limit)
         ).all()
         return [_message(r._mapping) for r in rows]
 
@@ -278,8 +319,22 @@ def _consult(row: RowMapping) -> Consultation:
     )  # fmt: skip
 
 
+def _messages() -> Select[Any]:
+    """Messages with what their image is (never its bytes)."""
+    m, a = t.consultation_messages, t.consultation_attachments
+    return select(
+        m, a.c.content_type.label("a_type"), a.c.width.label("a_width"), a.c.height.label("a_height"),
+        a.c.size_bytes.label("a_size"), a.c.sha256.label("a_sha256"),
+    ).select_from(m.outerjoin(a, m.c.attachment_id == a.c.id))  # fmt: skip
+
+
 def _message(row: RowMapping) -> Message:
+    attachment = None if row["attachment_id"] is None else Attachment(
+        id=row["attachment_id"], content_type=row["a_type"], width=int(row["a_width"]), height=int(row["a_height"]),
+        size_bytes=int(row["a_size"]), sha256=row["a_sha256"],
+    )  # fmt: skip
     return Message(
         consultation_id=row["consultation_id"], seq=int(row["seq"]), sender_id=row["sender_id"],
         sender_role=row["sender_role"], client_msg_id=row["client_msg_id"], text=row["text"], sent_at=row["sent_at"],
+        attachment=attachment,
     )  # fmt: skip
