@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     outbox_interval_s: float = Field(default=1.0, gt=0)
     dispatch_enabled: bool = True  # one dispatcher loop per city in the background (`yaodao run`)
     dispatch_tick_s: float = Field(default=20.0, ge=1, le=600)  # seconds between a city's dispatcher ticks
+    offers_enabled: bool = True  # the live matcher offering waiting consultations to doctors (`yaodao run`)
+    offer_tick_s: float = Field(default=5.0, ge=1, le=600)  # seconds between the matcher's passes
+    offer_seconds: float = Field(default=60.0, ge=5, le=3600)  # a doctor's time to accept an offer
     # Public URL of this platform, for the wallet's notify and return addresses.
     public_base_url: str = "http://127.0.0.1:8000"
     # The wallet: "sandbox" runs the sandbox wallet beside the platform (its own HTTP service and

@@ -55,6 +55,8 @@ class Action(enum.StrEnum):
     CONSULT_QUEUE = "consult:queue"  # a doctor's view of the waiting consultations of their departments
     CONSULT_ACCEPT = "consult:accept"
     CONSULT_CLOSE = "consult:close"
+    ROSTER_READ = "roster:read"  # doctors' rosters and the gaps in 24-hour coverage
+    ROSTER_WRITE = "roster:write"  # set a doctor's weekly roster
 
 
 R = Role
@@ -100,6 +102,8 @@ _ALLOWED: dict[Action, frozenset[Role]] = {
     Action.CONSULT_QUEUE: frozenset({R.DOCTOR}),
     Action.CONSULT_ACCEPT: frozenset({R.DOCTOR}),
     Action.CONSULT_CLOSE: frozenset({R.DOCTOR}),
+    Action.ROSTER_READ: frozenset({R.ADMIN, R.OPERATOR}),
+    Action.ROSTER_WRITE: frozenset({R.ADMIN}),
 }
 
 # Roles whose access to these actions is limited to resources of their own pharmacy / city.

@@ -19,8 +19,11 @@ from yaodao.accounts.policy import Action, Actor, Scope, allowed, authorize
 from yaodao.care.consultation import Consultation, ConsultNote, ConsultParams, ConsultStatus
 from yaodao.care.doctors import Doctor, DoctorLoad
 from yaodao.care.events import ConsultationChanged
+from yaodao.care.offers import OfferState
 from yaodao.care.ports import CareUnitOfWork
 from yaodao.care.queue import ConsultQueue, ServiceStats, Urgency, WaitingConsult, estimated_wait
+from yaodao.care.roster_ports import RosterUnitOfWork
+from yaodao.care.rosters import on_duty
 from yaodao.kernel.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied
 from yaodao.kernel.paging import Page, PageRequest
 
@@ -83,7 +86,7 @@ def visible(uow: CareUnitOfWork, actor: Actor, consultation_id: str, action: Act
     return consult, side
 
 
-def get_consultation(*, uow: CareUnitOfWork, actor: Actor, consultation_id: str) -> ConsultView:
+def get_consultation(*, uow: RosterUnitOfWork, actor: Actor, consultation_id: str) -> ConsultView:
     with uow:
         consult, _ = visible(uow, actor, consultation_id, Action.CONSULT_READ)
         place = wait = None
@@ -124,18 +127,22 @@ def cancel(*, uow: CareUnitOfWork, actor: Actor, consultation_id: str) -> Consul
         return consult
 
 
-def doctor_queue(*, uow: CareUnitOfWork, actor: Actor) -> list[QueueEntry]:
-    """The waiting consultations of the doctor's departments and languages: most urgent, then longest waiting."""
+def doctor_queue(*, uow: RosterUnitOfWork, actor: Actor) -> list[QueueEntry]:
+    """The waiting consultations of the doctor's departments and languages: most urgent, then longest waiting.
+
+    Empty while the doctor is off duty by their roster (a doctor without a roster is always on duty).
+    """
     with uow:
         authorize(actor, Action.CONSULT_QUEUE)
         doctor = _consulting_doctor(uow, actor, lock=False)
         now = uow.clock.now()
+        duty = on_duty(uow.rosters.get(doctor.id), now)
         entries = [
             QueueEntry(
                 c.id, c.kind.value, c.department, c.urgency, c.language, int((now - c.requested_at).total_seconds())
             )
             for c in uow.consultations.waiting(doctor.departments)
-            if doctor.speaks(c.language) and not c.overdue(now, PARAMS)
+            if duty and doctor.speaks(c.language) and not c.overdue(now, PARAMS)
         ]
         uow.audit(
             AuditRecord(
@@ -148,24 +155,41 @@ def doctor_queue(*, uow: CareUnitOfWork, actor: Actor) -> list[QueueEntry]:
         return entries
 
 
-def accept(*, uow: CareUnitOfWork, actor: Actor, consultation_id: str) -> Consultation:
+def accept(*, uow: RosterUnitOfWork, actor: Actor, consultation_id: str) -> Consultation:
     """The doctor takes a waiting consultation. Of two doctors accepting it at once exactly one wins."""
     with uow:
-        authorize(actor, Action.CONSULT_ACCEPT)
-        doctor = _consulting_doctor(uow, actor, lock=True)
-        consult = load(uow, consultation_id, uow.clock.now())
-        if not doctor.treats(consult.department) or not doctor.speaks(consult.language):
-            raise NotFound(f"consultation {consultation_id} is not in your queue", field="consultation_id")
-        before = consult.version
-        consult.accept(doctor.id, uow.clock.now())  # a consultation no longer waiting is refused first
-        active = uow.consultations.active_count(doctor.id)
-        if active >= doctor.max_concurrent:
-            raise Conflict(
-                f"you have {active} active consultations, your limit is {doctor.max_concurrent}: close one first",
-                field="max_concurrent",
-            )
-        _save(uow, actor, consult, before, "accepted")
-        return consult
+        return take(uow, actor, consultation_id)
+
+
+def take(uow: RosterUnitOfWork, actor: Actor, consultation_id: str) -> Consultation:
+    """``accept`` inside the caller's unit of work, committing it: the doctor must be on duty now.
+
+    An open offer of the consultation is settled in the same transaction: accepted when it was this
+    doctor's, withdrawn when another doctor takes the consultation from the plain queue.
+    """
+    authorize(actor, Action.CONSULT_ACCEPT)
+    doctor = _consulting_doctor(uow, actor, lock=True)
+    now = uow.clock.now()
+    if not on_duty(uow.rosters.get(doctor.id), now):
+        raise Conflict("you are not on duty now by your roster", field="roster")
+    consult = load(uow, consultation_id, now)
+    if not doctor.treats(consult.department) or not doctor.speaks(consult.language):
+        raise NotFound(f"consultation {consultation_id} is not in your queue", field="consultation_id")
+    before = consult.version
+    consult.accept(doctor.id, uow.clock.now())  # a consultation no longer waiting is refused first
+    active = uow.consultations.active_count(doctor.id)
+    if active >= doctor.max_concurrent:
+        raise Conflict(
+            f"you have {active} active consultations, your limit is {doctor.max_concurrent}: close one first",
+            field="max_concurrent",
+        )
+    offer = uow.offers.open_for(consult.id)
+    if offer is not None:
+        state = OfferState.ACCEPTED if offer.doctor_id == doctor.id else OfferState.WITHDRAWN
+        if uow.offers.decide(offer.id, state, now):
+            uow.audit(offer_record(uow, actor, offer.id, consult, state.value, offer.doctor_id))
+    _save(uow, actor, consult, before, "accepted")
+    return consult
 
 
 def close(*, uow: CareUnitOfWork, actor: Actor, consultation_id: str, note: ConsultNote) -> Consultation:
@@ -197,6 +221,19 @@ def record(uow: CareUnitOfWork, actor: Actor, action: str, consult: Consultation
     )  # fmt: skip
 
 
+def offer_record(
+    uow: CareUnitOfWork, actor: Actor | None, offer_id: str, consult: Consultation, state: str, doctor_id: str
+) -> AuditRecord:
+    """The audit entry of an offer's change: made, accepted, declined, lapsed or withdrawn."""
+    return AuditRecord(
+        at=uow.clock.now(), actor_id=None if actor is None else actor.user_id,
+        actor_roles="matcher" if actor is None else actor.roles_text, action="update",
+        resource_type="consultation_offer", resource_id=offer_id, patient_id=consult.patient_id, outcome="ok",
+        request_id=None if actor is None else actor.request_id, ip=None if actor is None else actor.ip,
+        detail={"state": state, "doctor_id": doctor_id, "consultation_id": consult.id},
+    )  # fmt: skip
+
+
 def _save(uow: CareUnitOfWork, actor: Actor, consult: Consultation, before: int, change: str) -> None:
     uow.consultations.save(consult, before)
     uow.audit(record(uow, actor, "update", consult, change=change, status=consult.status.value))
@@ -223,13 +260,14 @@ def _consulting_doctor(uow: CareUnitOfWork, actor: Actor, *, lock: bool) -> Doct
     return doctor
 
 
-def _place_and_wait(uow: CareUnitOfWork, consult: Consultation) -> tuple[int, timedelta | None]:
+def _place_and_wait(uow: RosterUnitOfWork, consult: Consultation) -> tuple[int, timedelta | None]:
     queue = ConsultQueue()
     for c in uow.consultations.waiting([consult.department], limit=1000):
         queue.push(_waiting(c))
     if consult.id not in queue:
         queue.push(_waiting(consult))
-    doctors = [d for d in uow.doctors.consulting() if d.treats(consult.department)]
+    rosters, now = uow.rosters.all(), uow.clock.now()
+    doctors = [d for d in uow.doctors.consulting() if d.treats(consult.department) and on_duty(rosters.get(d.id), now)]
     loads = [DoctorLoad(d, uow.consultations.active_count(d.id)) for d in doctors]
     return queue.position_of(consult.id), estimated_wait(queue, consult.id, loads, STATS)
 

@@ -23,6 +23,7 @@ from yaodao.web import (
     api_money,
     api_orders,
     api_payments,
+    api_rosters,
     cart_pages,
     consult_pages,
     courier_pages,
@@ -62,6 +63,7 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
     app.include_router(api_payments.router)
     app.include_router(api_care.router)
     app.include_router(api_consult.router)
+    app.include_router(api_rosters.router)
     app.include_router(api_money.router)
     app.include_router(api_admin.router)
     app.include_router(api_courier.router)
@@ -76,6 +78,10 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
     app.include_router(ws_consult.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
-    app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=container.settings.max_body_bytes,
+        wider=[(api_consult.ATTACHMENT_PATH, api_consult.ATTACHMENT_BODY_BYTES)],
+    )
     app.add_middleware(RequestId)
     return app

@@ -20,6 +20,7 @@ from yaodao.accounts.model import Role
 from yaodao.accounts.policy import Actor
 from yaodao.bootstrap import Container
 from yaodao.care import consult_services as consults
+from yaodao.care import offer_services as offers
 from yaodao.care.consult_intake import IntakeForm, start_consultation
 from yaodao.care.consultation import ConsultNote, ConsultStatus, PriorDiagnosis
 from yaodao.kernel.errors import DomainError, ValidationFailed
@@ -173,12 +174,38 @@ def doctor_console(request: Request, container: ContainerDep) -> Response:
     if isinstance(actor, Response):
         return actor
     try:
+        offered = offers.doctor_offers(uow=container.uow(), actor=actor)
         queue = consults.doctor_queue(uow=container.uow(), actor=actor)
         mine = consults.list_mine(uow=container.uow(), actor=actor, page=PageRequest(1, 20))
     except DomainError as exc:
         return _error_page(request, actor, exc)
     active = [c for c in mine.items if c.status is ConsultStatus.ACTIVE]
-    return _render(request, actor, "doctor.html", {"queue": queue, "active": active, "problems": []})
+    context = {"offers": offered, "queue": queue, "active": active, "problems": []}
+    return _render(request, actor, "doctor.html", context)
+
+
+@router.post("/doctor/offers/{offer_id}/{decision}")
+def offer_submit(
+    request: Request,
+    container: ContainerDep,
+    offer_id: str,
+    decision: str,
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Accept (then on to the consultation) or decline (back to the console) an offer."""
+    actor = _actor(request, container, csrf_token, "/doctor")
+    if isinstance(actor, Response):
+        return actor
+    try:
+        if decision == "accept":
+            taken = offers.accept_offer(uow=container.uow(), actor=actor, offer_id=offer_id)
+            return RedirectResponse(f"/consultations/{taken.id}", status_code=303)
+        if decision != "decline":
+            raise ValidationFailed("decision: must be accept or decline", field="decision")
+        offers.decline_offer(uow=container.uow(), actor=actor, offer_id=offer_id)
+    except DomainError as exc:
+        return _error_page(request, actor, exc)
+    return RedirectResponse("/doctor", status_code=303)
 
 
 @router.post("/doctor/consultations/{consultation_id}/accept")

@@ -40,6 +40,7 @@ from yaodao.adapters.db.orders_repo import (
 )
 from yaodao.adapters.db.payments_repo import IdempotencyRepository, PaymentRepository
 from yaodao.adapters.db.refunds_repo import RefundRepository
+from yaodao.adapters.db.roster_repo import OfferRepository, RosterRepository
 from yaodao.kernel.clock import Clock
 from yaodao.kernel.events import Event
 
@@ -71,6 +72,8 @@ class UnitOfWork:
     deliveries: DeliveryRepository
     courier_events: CourierEventRepository
     dispatch: DispatchRepository
+    rosters: RosterRepository
+    offers: OfferRepository
 
     def __init__(
         self, engine: Engine, clock: Clock, *, read_only: bool = False, after_commit: Callable[[], None] | None = None
@@ -113,6 +116,8 @@ class UnitOfWork:
         self.deliveries = DeliveryRepository(self.conn)
         self.courier_events = CourierEventRepository(self.conn)
         self.dispatch = DispatchRepository(self.conn)
+        self.rosters = RosterRepository(self.conn)
+        self.offers = OfferRepository(self.conn)
         return self
 
     def __exit__(
