@@ -15,11 +15,15 @@ from yaodao.adapters.db.engine import build_engine
 from yaodao.adapters.db.outbox import OutboxRelay
 from yaodao.adapters.db.uow import UnitOfWork
 from yaodao.adapters.dispatch_worker import DispatchWorker
+from yaodao.adapters.offer_worker import OfferWorker
 from yaodao.adapters.passwords import Argon2Passwords
 from yaodao.adapters.search_postgres import build_search_index
+from yaodao.care.offers import OfferParams
 from yaodao.catalog.model import Product
 from yaodao.cities import load_city_from_dir
+from yaodao.dispatch.fleet import FleetView, fleet_reach
 from yaodao.dispatch.travel import HaversineTravelTimes
+from yaodao.dispatch.travel_matrix import CityTravelMatrix
 from yaodao.kernel.city import City, city_from_data
 from yaodao.kernel.clock import Clock, SystemClock
 from yaodao.messagebus import Message, MessageBus
@@ -72,6 +76,7 @@ class AvailabilityCache:
         self._cities = cities
         self._params = params
         self._indexes: dict[str, AvailabilityIndex] = {}
+        self._fleets: dict[str, FleetView] = {}  # the dispatcher's last view of each city's couriers
         self._lock = threading.Lock()
 
     def index(self, city_id: str) -> AvailabilityIndex | None:
@@ -86,8 +91,19 @@ class AvailabilityCache:
                 pharmacies = uow.pharmacies.in_city(city_id)
                 stock = uow.stock.in_city(city_id)
             built = AvailabilityIndex.build(city, pharmacies, stock, HaversineTravelTimes(city), self._params)
+            view = self._fleets.get(city_id)
+            if view is not None:
+                built.set_fleet(fleet_reach(view, *built.pharmacy_locations(), CityTravelMatrix(city)))
             self._indexes[city_id] = built
             return built
+
+    def on_fleet(self, view: FleetView) -> None:
+        """A dispatcher tick's couriers: quote from their reach (see yaodao.dispatch.fleet)."""
+        with self._lock:
+            self._fleets[view.city_id] = view
+            index = self._indexes.get(view.city_id)
+        if index is not None:
+            index.set_fleet(fleet_reach(view, *index.pharmacy_locations(), CityTravelMatrix(index.city)))
 
     def on_stock_changed(self, message: Message) -> None:
         p = message["payload"]
@@ -114,6 +130,7 @@ class Container:
     search: SearchService
     extras: dict[str, Any] = field(default_factory=dict)
     dispatcher: DispatchWorker | None = None  # the live dispatcher's loops, one per city
+    offers: OfferWorker | None = None  # the live matcher offering waiting consultations to doctors
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
         return UnitOfWork(self.engine, self.clock, read_only=read_only, after_commit=self.relay.wake)
@@ -130,10 +147,14 @@ class Container:
         self.relay.start(self.settings.outbox_interval_s)
         if self.dispatcher is not None and self.settings.dispatch_enabled:
             self.dispatcher.start()
+        if self.offers is not None and self.settings.offers_enabled:
+            self.offers.start()
 
     def stop_dispatcher(self) -> None:
         if self.dispatcher is not None:
             self.dispatcher.stop()
+        if self.offers is not None:
+            self.offers.stop()
 
     def payments(self) -> PaymentsContext:
         """The wallet this platform pays through, built on first use (keys are read from files)."""
@@ -250,6 +271,12 @@ def bootstrap(
             clock=clock,
             tick_s=settings.dispatch_tick_s,
             seed=settings.seed,
+            on_fleet=availability.on_fleet,
+        ),
+        offers=OfferWorker(
+            uow_factory=uow_factory,
+            tick_s=settings.offer_tick_s,
+            params=OfferParams(offer_seconds=settings.offer_seconds, seed=settings.seed),
         ),
     )
     # An order that closes unfulfilled after payment is refunded as soon as its event is relayed.

@@ -6,6 +6,11 @@ with a ``delivery.assigned`` / ``delivery.unassigned`` event and an audit record
 written. ``DispatchWorker`` runs it every ``tick_s`` seconds per city in a background thread; a
 tick that raises is logged and the loop goes on. ``run_tick`` is the same tick asked for by an
 operator (of the city) or an admin, checked by the access policy and audited.
+
+After each tick the couriers the tick planned with are handed to ``on_fleet`` as a
+``dispatch.fleet.FleetView`` (who can take new work, from when and where), so the promise quoted
+at checkout and on the landing page follows the live fleet. A failing listener is logged; the
+tick's writes stand.
 """
 
 from __future__ import annotations
@@ -22,17 +27,23 @@ from yaodao.accounts.model import AuditRecord
 from yaodao.accounts.policy import Action, Actor, Scope, allowed, authorize
 from yaodao.adapters.db.uow import UnitOfWork
 from yaodao.dispatch.events import DeliveryAssigned, DeliveryUnassigned
+from yaodao.dispatch.fleet import FleetParams, FleetView, fleet_couriers
 from yaodao.dispatch.live import ChangeKind, DeliveryChange, DeliveryRow, TickPlan, plan_tick
 from yaodao.dispatch.params import PlannerParams
-from yaodao.dispatch.travel_matrix import CityTravelMatrix
+from yaodao.dispatch.plan import Plan
+from yaodao.dispatch.planner import plan as default_planner
+from yaodao.dispatch.snapshot import Snapshot
+from yaodao.dispatch.travel_matrix import CityTravelMatrix, TravelMatrix
 from yaodao.kernel.city import City
 from yaodao.kernel.clock import Clock
 from yaodao.kernel.errors import NotAuthenticated, NotFound
+from yaodao.kernel.geo import LatLng
 
 log = structlog.get_logger(__name__)
 
 UowFactory = Callable[..., UnitOfWork]
 DISPATCHER_ROLE = "dispatcher"  # how the loop signs its audit records
+FleetListener = Callable[[FleetView], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,22 +63,42 @@ class TickSummary:
 
 
 def tick_once(
-    *, uow_factory: UowFactory, city: City, clock: Clock, params: PlannerParams | None = None, seed: int = 0
+    *,
+    uow_factory: UowFactory,
+    city: City,
+    clock: Clock,
+    params: PlannerParams | None = None,
+    seed: int = 0,
+    on_fleet: FleetListener | None = None,
+    fleet_params: FleetParams | None = None,
 ) -> TickSummary:
-    """One dispatcher tick for ``city``: read, plan, apply."""
+    """One dispatcher tick for ``city``: read, plan, apply, then publish the fleet to ``on_fleet``."""
     started = time.perf_counter()
     params = params or PlannerParams()
     at = clock.now()
     with uow_factory(read_only=True) as uow:
         couriers = uow.dispatch.couriers_on_shift(city.id, at)
         deliveries = uow.dispatch.open_deliveries(city.id)
-    tick = plan_tick(at, deliveries, couriers, CityTravelMatrix(city), params, seed)
+    seen: list[Snapshot[LatLng]] = []
+
+    def planner(snapshot: Snapshot[LatLng], travel: TravelMatrix[LatLng], p: PlannerParams, s: int) -> Plan:
+        seen.append(snapshot)  # the couriers as planned with: published below
+        return default_planner(snapshot, travel, p, s)
+
+    tick = plan_tick(at, deliveries, couriers, CityTravelMatrix(city), params, seed, planner)
     written: list[DeliveryChange] = []
     if tick.changes:
         with uow_factory() as uow:
             written = uow.dispatch.apply_all(tick.changes, at)
             _announce(uow, city.id, at, written, {d.order_id: d for d in deliveries})
             uow.commit()
+    if on_fleet is not None and seen:
+        fleet_params = fleet_params or FleetParams()
+        view = FleetView(city.id, at, fleet_couriers(seen[0], tick.plan, fleet_params), tick.couriers, fleet_params)
+        try:
+            on_fleet(view)
+        except Exception:  # the quote falls back to the model once the last view is stale
+            log.exception("dispatch_fleet_publish_failed", city=city.id)
     summary = _summary(city.id, tick, deliveries, written, (time.perf_counter() - started) * 1000)
     log.info(
         "dispatch_tick", city=city.id, orders=summary.orders, couriers=summary.couriers,
@@ -148,6 +179,7 @@ class DispatchWorker:
         tick_s: float = 20.0,
         seed: int = 0,
         params: PlannerParams | None = None,
+        on_fleet: FleetListener | None = None,
     ) -> None:
         self._uow = uow_factory
         self._cities = cities
@@ -156,6 +188,8 @@ class DispatchWorker:
         self._tick_s = tick_s
         self._seed = seed
         self._params = replace(params or PlannerParams(), tick_seconds=tick_s)
+        self._on_fleet = on_fleet
+        self._fleet_params = FleetParams(max_age_s=3 * tick_s)  # three ticks missed: back to the model
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -163,7 +197,10 @@ class DispatchWorker:
         city = self._cities(city_id)
         if city is None:
             raise NotFound(f"city {city_id} not found", field="city_id")
-        return tick_once(uow_factory=self._uow, city=city, clock=self._clock, params=self._params, seed=self._seed)
+        return tick_once(
+            uow_factory=self._uow, city=city, clock=self._clock, params=self._params, seed=self._seed,
+            on_fleet=self._on_fleet, fleet_params=self._fleet_params,
+        )  # fmt: skip
 
     def run_tick(self, *, actor: Actor, city_id: str) -> TickSummary:
         """A tick asked for by hand: operators of the city and admins only; audited either way."""

@@ -8,6 +8,12 @@ address A at time T when
 * ETA = prep_minutes + travel minutes + handover_minutes, rounded up to whole minutes, is
   within the horizon: the city's promise at T (30 min by day, 60 at night) unless the caller
   passes ``promise_minutes`` explicitly.
+* With the live fleet's reach (``dispatch.fleet.FleetReach``, published after each dispatcher
+  tick) fresh at T, the pharmacy's wait is max(prep_minutes, courier reach) instead of
+  prep_minutes: the parcel leaves when it is packed and a courier is at the counter. A pharmacy
+  no courier can reach has no ETA (no offer). Without a fresh reach the model above applies.
+  Each offer says which it used (``eta_basis``: "fleet" or "model"). The reach only adds time,
+  so the smallest prep time stays a lower bound on every wait and the pruning below holds.
 
 Offers are sorted by ETA, then distance, then pharmacy id, and cut to ``max_results``. Each
 offer also says whether it keeps the city's own promise at T (``within_promise``), so the
@@ -36,6 +42,7 @@ import h3.api.basic_int as h3int
 import shapely
 
 from yaodao.catalog.model import Pharmacy, StockLevel
+from yaodao.dispatch.fleet import FleetReach
 from yaodao.dispatch.travel import TravelTimes
 from yaodao.kernel.city import City
 from yaodao.kernel.errors import DomainError, NotFound, ValidationFailed
@@ -53,6 +60,8 @@ _DISK_CELLS_PER_HOLDER = 8
 # best_offers checks the remaining holders directly once no more than this many are left.
 _DIRECT_HOLDERS = 48
 _MAX_HORIZON_MINUTES = 24 * 60
+FLEET = "fleet"
+MODEL = "model"
 
 
 class OutsideServiceArea(DomainError):
@@ -84,6 +93,7 @@ class Offer:
     open_24h: bool
     promise_minutes: int  # the city's promise at the time asked, whatever horizon was asked
     within_promise: bool  # eta_minutes <= promise_minutes
+    eta_basis: str = MODEL  # FLEET: the live fleet's reach counted; MODEL: prep + ride + handover
 
 
 def stock_table(stock_levels: Iterable[StockLevel]) -> dict[str, dict[str, int]]:
@@ -105,6 +115,7 @@ def scan_availability(
     basket: Mapping[str, int],
     at: datetime,
     promise_minutes: int | None = None,
+    fleet: FleetReach | None = None,
 ) -> list[Offer]:
     """The brute-force answer: every pharmacy checked against the definition, in order."""
     lines = _basket_lines(basket)
@@ -115,6 +126,7 @@ def scan_availability(
     local = city.local(at).time()
     promise = city.promise_minutes(at)
     horizon = promise if promise_minutes is None else promise_minutes
+    reach = fleet.minutes if fleet is not None and fleet.city_id == city.id and fleet.fresh_at(at) else None
     offers: list[Offer] = []
     for pharmacy in pharmacies:
         if not pharmacy.is_open_at(local):
@@ -122,7 +134,9 @@ def scan_availability(
         held = stock.get(pharmacy.id, {})
         if any(held.get(product_id, 0) < packs for product_id, packs in lines):
             continue
-        offer = _offer(pharmacy, address, at, travel, params.handover_minutes, horizon, promise)
+        wait = pharmacy.prep_minutes if reach is None else max(pharmacy.prep_minutes, reach.get(pharmacy.id, math.inf))
+        basis = MODEL if reach is None else FLEET
+        offer = _offer(pharmacy, wait, basis, address, at, travel, params.handover_minutes, horizon, promise)
         if offer is not None:
             offers.append(offer)
     return _best(offers, params.max_results)
@@ -185,6 +199,8 @@ class AvailabilityIndex:
         # GEOS prepared geometries build their indexes lazily and are not safe to query from two
         # threads at once (libgeos/geos#825): fifty checkout threads aborted the process.
         self._area_lock = threading.Lock()
+        # The live fleet's reach and its minutes by position; replaced as one tuple (one writer).
+        self._fleet: tuple[FleetReach, list[float]] | None = None
 
     @classmethod
     def build(
@@ -259,7 +275,8 @@ class AvailabilityIndex:
         holding = holder_sets[0].intersection(*holder_sets[1:])
         reach_km = self._travel.max_reach_km(budget, at)
         candidates = self._near(address, reach_km, holding)
-        return self._exact(candidates, lines, address, at, local, horizon, promise, reach_km)
+        fleet = self._fleet_at(at)
+        return self._exact(candidates, lines, address, at, local, horizon, promise, reach_km, fleet)
 
     def best_offers(
         self, address: LatLng, product_ids: Iterable[str], at: datetime, *, promise_minutes: int | None = None
@@ -292,13 +309,15 @@ class AvailabilityIndex:
         origin = h3int.latlng_to_cell(address.lat, address.lng, self._params.h3_resolution)
         holders, stock, buckets = self._holders, self._stock, self._buckets
         pending = set(wanted)
+        fleet = self._fleet_at(at)
+        basis = MODEL if fleet is None else FLEET
         best: dict[str, tuple[int, float, str, bool, int]] = {}
         seen: set[int] = set()
 
         def visit(candidates: Iterable[int]) -> None:
             fresh = [i for i in candidates if i not in seen]
             seen.update(fresh)
-            for found in self._exact_keys(fresh, address, at, local, horizon, reach_km):
+            for found in self._exact_keys(fresh, address, at, local, horizon, reach_km, fleet):
                 held = stock[found[4]]
                 for product_id in pending:  # the page's few products, not the store's hundreds
                     if product_id in held:
@@ -331,9 +350,39 @@ class AvailabilityIndex:
                 open_24h=open_24h,
                 promise_minutes=promise,
                 within_promise=eta <= promise,
+                eta_basis=basis,
             )
             for product_id, (eta, distance, pharmacy_id, open_24h, _) in best.items()
         }
+
+    def set_fleet(self, reach: FleetReach | None) -> None:
+        """Quote from this reach of the live fleet while it is fresh (None: the model again).
+
+        A pharmacy the reach does not name counts as one no courier can reach.
+        """
+        if reach is None:
+            self._fleet = None
+            return
+        if reach.city_id != self._city.id:
+            raise ValidationFailed(f"fleet reach of {reach.city_id!r} given to {self._city.id!r}", field="city_id")
+        minutes = reach.minutes
+        self._fleet = (reach, [minutes.get(p.id, math.inf) for p in self._pharmacies])
+
+    @property
+    def fleet(self) -> FleetReach | None:
+        """The last reach given to :meth:`set_fleet`, fresh or not."""
+        found = self._fleet
+        return None if found is None else found[0]
+
+    def pharmacy_locations(self) -> tuple[list[str], list[LatLng]]:
+        """(ids, locations) of every pharmacy in the index, in the same order."""
+        return [p.id for p in self._pharmacies], [p.location for p in self._pharmacies]
+
+    def _fleet_at(self, at: datetime) -> list[float] | None:
+        found = self._fleet
+        if found is None or not found[0].fresh_at(at):
+            return None
+        return found[1]
 
     def update_stock(self, pharmacy_id: str, product_id: str, available: int) -> None:
         """Set the available packs of one product in one pharmacy (0 or less: none)."""
@@ -382,8 +431,12 @@ class AvailabilityIndex:
         local: time,
         horizon: int,
         reach_km: float,
+        fleet: list[float] | None,
     ) -> Iterable[tuple[int, float, str, bool, int]]:
-        """(eta, distance, pharmacy id, open 24h, position) of the open candidates within the horizon."""
+        """(eta, distance, pharmacy id, open 24h, position) of the open candidates within the horizon.
+
+        ``fleet``: the courier reach by position, when fresh (see :meth:`set_fleet`).
+        """
         pharmacies, travel = self._pharmacies, self._travel
         # A model whose ride depends on the great-circle distance alone can reuse the one computed here.
         by_km = getattr(travel, "minutes_for_km", None)
@@ -401,7 +454,8 @@ class AvailabilityIndex:
             if distance > reach_km:
                 continue
             ride = by_km(distance, at) if by_km is not None else travel.minutes(pharmacy.location, address, at)
-            eta = _eta(pharmacy, ride, handover)
+            prep = pharmacy.prep_minutes
+            eta = _eta(prep if fleet is None or fleet[i] <= prep else fleet[i], ride, handover)
             if eta is not None and eta <= horizon:
                 yield eta, distance, pharmacy.id, pharmacy.open_24h, i
 
@@ -439,6 +493,7 @@ class AvailabilityIndex:
         horizon: int,
         promise: int,
         reach_km: float,
+        fleet: list[float] | None,
     ) -> list[Offer]:
         """The definition's checks, cheapest first, on pharmacies holding a pack of every line.
 
@@ -450,8 +505,9 @@ class AvailabilityIndex:
         if multi:
             stock = self._stock
             candidates = (i for i in candidates if all(stock[i].get(p, 0) >= packs for p, packs in multi))
-        found = list(self._exact_keys(candidates, address, at, local, horizon, reach_km))
+        found = list(self._exact_keys(candidates, address, at, local, horizon, reach_km, fleet))
         found.sort()  # ids are unique: (eta, distance, id) decides, as in _best
+        basis = MODEL if fleet is None else FLEET
         return [
             Offer(
                 pharmacy_id=pharmacy_id,
@@ -460,6 +516,7 @@ class AvailabilityIndex:
                 open_24h=open_24h,
                 promise_minutes=promise,
                 within_promise=eta <= promise,
+                eta_basis=basis,
             )
             for eta, distance, pharmacy_id, open_24h, _ in found[: self._params.max_results]
         ]
@@ -467,6 +524,8 @@ class AvailabilityIndex:
 
 def _offer(
     pharmacy: Pharmacy,
+    wait_minutes: float,
+    basis: str,
     address: LatLng,
     at: datetime,
     travel: TravelTimes,
@@ -475,7 +534,7 @@ def _offer(
     promise: int,
 ) -> Offer | None:
     """The offer of one open pharmacy holding the basket, or None when it is too far."""
-    eta = _eta(pharmacy, travel.minutes(pharmacy.location, address, at), handover_minutes)
+    eta = _eta(wait_minutes, travel.minutes(pharmacy.location, address, at), handover_minutes)
     if eta is None or eta > horizon:
         return None
     return Offer(
@@ -485,6 +544,7 @@ def _offer(
         open_24h=pharmacy.open_24h,
         promise_minutes=promise,
         within_promise=eta <= promise,
+        eta_basis=basis,
     )
 
 
@@ -503,11 +563,13 @@ def _degree_box(centre: LatLng, radius_km: float) -> tuple[float, float]:
     return dlat, math.degrees(math.asin(math.sin(r) / cos_lat)) * (1 + 1e-9) + 1e-12
 
 
-def _eta(pharmacy: Pharmacy, ride_minutes: float, handover_minutes: int) -> int | None:
-    """prep + ride + handover, rounded up to whole minutes; None when unreachable."""
-    if not math.isfinite(ride_minutes):
+def _eta(wait_minutes: float, ride_minutes: float, handover_minutes: int) -> int | None:
+    """wait (prep, or the later of prep and a courier's arrival) + ride + handover, rounded up;
+    None when unreachable."""
+    total = wait_minutes + ride_minutes + handover_minutes
+    if not math.isfinite(total):
         return None
-    return math.ceil(pharmacy.prep_minutes + ride_minutes + handover_minutes)
+    return math.ceil(total)
 
 
 def _best(offers: list[Offer], limit: int) -> list[Offer]:

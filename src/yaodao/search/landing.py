@@ -43,6 +43,7 @@ class ProductCard:
     pharmacy_name: str | None = None
     open_24h: bool = False
     within_promise: bool = False
+    eta_basis: str | None = None  # "fleet": the live couriers' reach counted; "model": estimated
 
     @property
     def badge(self) -> str:

@@ -288,4 +288,5 @@ def _card(
         pharmacy_name=pharmacy.name if pharmacy else None,
         open_24h=offer.open_24h if offer else False,
         within_promise=offer.within_promise if offer else False,
+        eta_basis=offer.eta_basis if offer else None,
     )

@@ -46,6 +46,7 @@ def _offer_out(offer: Offer, pharmacy: Pharmacy | None) -> s.OfferOut:
         open_24h=offer.open_24h,
         promise_minutes=offer.promise_minutes,
         within_promise=offer.within_promise,
+        eta_basis=offer.eta_basis,
     )
 
 

@@ -381,6 +381,7 @@ class OfferOut(BaseModel):
     open_24h: bool
     promise_minutes: int
     within_promise: bool
+    eta_basis: str  # "fleet": from the live couriers' reach; "model": prep + ride + handover
 
 
 class AvailabilityOut(BaseModel):
@@ -409,6 +410,7 @@ class ProductCardOut(BaseModel):
     pharmacy_name: str | None
     open_24h: bool
     within_promise: bool
+    eta_basis: str | None  # "fleet" | "model"; None without an offer
 
 
 class EmergencyOut(BaseModel):

@@ -83,6 +83,7 @@ def _card_out(card: ProductCard) -> s.ProductCardOut:
         pharmacy_name=card.pharmacy_name,
         open_24h=card.open_24h,
         within_promise=card.within_promise,
+        eta_basis=card.eta_basis,
     )
 
 
