@@ -8,23 +8,14 @@ import re
 import uuid
 from datetime import date
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
+from browser_session import signed_in_page
 from factories import product_body
 from support import PASSWORD, Platform, screenshot
 from yaodao.accounts.model import Role, User
 from yaodao.care.doctors import Doctor
 from yaodao.kernel.ids import new_id
-
-
-def _login(browser: Browser, base: str, email: str) -> Page:
-    page = browser.new_context(viewport={"width": 412, "height": 915}, locale="zh-CN").new_page()
-    page.goto(base + "/login")
-    page.get_by_label("邮箱 Email").fill(email)
-    page.get_by_label("密码 Password").fill(PASSWORD)
-    page.get_by_role("button", name="登录 Sign in").click()
-    expect(page).to_have_url(base + "/")
-    return page
 
 
 def _amlodipine_at_the_pharmacists_shop(platform: Platform) -> str:
@@ -95,7 +86,7 @@ def test_a_patient_consults_a_doctor_prescribes_the_patient_checks_out_and_a_pha
     patient_user = _patient(platform)
 
     # The patient describes a diagnosed condition: a follow-up, queued for a doctor.
-    patient = _login(browser, live_server, patient_user.email)
+    patient = signed_in_page(browser, live_server, patient_user.email)
     patient.goto(live_server + "/consult")
     patient.get_by_label("哪里不舒服？ What is the problem?").fill(
         "高血压三年了，一直吃氨氯地平，血压控制可以，想复诊续药"
@@ -111,7 +102,7 @@ def test_a_patient_consults_a_doctor_prescribes_the_patient_checks_out_and_a_pha
     expect(patient.locator("#consultation")).to_have_attribute("data-status", "waiting")
 
     # The doctor takes it from the queue and they talk over the chat, live on both sides.
-    doctor = _login(browser, live_server, doctor_user.email)
+    doctor = signed_in_page(browser, live_server, doctor_user.email)
     doctor.goto(live_server + "/doctor")
     doctor.locator("#queue li").filter(has_text="cardiology").first.get_by_role("button", name="接诊 Accept").click()
     expect(doctor).to_have_url(consultation_url)
@@ -156,7 +147,7 @@ def test_a_patient_consults_a_doctor_prescribes_the_patient_checks_out_and_a_pha
     expect(patient.locator("#order")).to_have_attribute("data-status", "awaiting_review")
 
     # The pharmacist reviews the prescription and approves.
-    pharmacist = _login(browser, live_server, platform.users[Role.PHARMACIST].email)
+    pharmacist = signed_in_page(browser, live_server, platform.users[Role.PHARMACIST].email)
     pharmacist.goto(live_server + "/pharmacy/review")
     order_id = order_url.rsplit("/", 1)[1]
     review = pharmacist.locator(f"#review-{order_id}")

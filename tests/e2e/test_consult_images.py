@@ -6,10 +6,11 @@ import struct
 import uuid
 import zlib
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
+from browser_session import signed_in_page
 from consult_support import FOLLOW_UP, account
-from support import PASSWORD, Platform, screenshot
+from support import Platform, screenshot
 from yaodao.accounts.model import Role
 from yaodao.care.doctors import Doctor
 
@@ -21,16 +22,6 @@ def _png(width: int, height: int) -> bytes:
     rows = b"".join(b"\x00" + b"\x40" * width for _ in range(height))
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
-
-
-def _login(browser: Browser, base: str, email: str) -> Page:
-    page = browser.new_context(viewport={"width": 412, "height": 915}, locale="zh-CN").new_page()
-    page.goto(base + "/login")
-    page.get_by_label("邮箱 Email").fill(email)
-    page.get_by_label("密码 Password").fill(PASSWORD)
-    page.get_by_role("button", name="登录 Sign in").click()
-    expect(page).to_have_url(base + "/")
-    return page
 
 
 def test_a_patient_sends_an_image_and_the_doctor_sees_it_inline(
@@ -54,8 +45,8 @@ def test_a_patient_sends_an_image_and_the_doctor_sees_it_inline(
     taken = platform.client.post(f"/api/doctor/consultations/{consultation_id}/accept", headers=doctor_headers)
     assert taken.status_code == 200, taken.text
 
-    patient = _login(browser, live_server, patient_user.email)
-    doctor = _login(browser, live_server, doctor_user.email)
+    patient = signed_in_page(browser, live_server, patient_user.email)
+    doctor = signed_in_page(browser, live_server, doctor_user.email)
     for page in (patient, doctor):
         page.goto(f"{live_server}/consultations/{consultation_id}")
         expect(page.locator("#chat-state")).to_contain_text("connected")
