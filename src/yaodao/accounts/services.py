@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Protocol
 
+from yaodao.accounts.identity import IdentityProvider, parse_resident_id
 from yaodao.accounts.model import EMAIL, RELATIONS, SEXES, Address, AuditRecord, FamilyMember, Role, User
 from yaodao.accounts.policy import Action, Actor, Scope, allowed, authorize
 from yaodao.kernel.errors import Conflict, NotAuthenticated, NotFound, TooManyRequests, ValidationFailed
@@ -492,3 +493,47 @@ def list_audit(*, uow: UnitOfWorkPort, actor: Actor, page: PageRequest, patient_
     authorize(actor, Action.AUDIT_READ)
     with uow:
         return uow.audit_log.list_page(page, patient_id=patient_id)
+
+
+def verify_identity(
+    *, uow: UnitOfWorkPort, actor: Actor, full_name: str, id_number: str, pepper: str, provider: IdentityProvider
+) -> User:
+    """Bind the account to a real-name identity (DOMAIN S2: Rx needs it; S7: limits are keyed by it).
+
+    The number's own checks come first, then the provider; only the keyed hash is stored, and the birth
+    date and sex the number carries fill an empty profile (a different birth date already on the profile is
+    refused, so a borrowed number is not quietly accepted). An account keeps the identity it was verified
+    with: the same number again changes nothing; another number is a 409 (limits must not be escaped).
+    """
+    if actor.user_id is None:
+        raise NotAuthenticated("sign in first")
+    name = full_name.strip() if isinstance(full_name, str) else ""
+    if not 1 <= len(name) <= 60:
+        raise ValidationFailed("full_name: the name on the ID card, 1 to 60 characters", field="full_name")
+    resident = parse_resident_id(id_number, today=uow.clock.now().date())
+    key = id_number_hash(resident.number, pepper)
+    with uow:
+        _authorize_audited(uow, actor, Action.PROFILE_WRITE, Scope(owner_id=actor.user_id), "identity", actor.user_id)
+        user = uow.users.get(actor.user_id)
+        assert user is not None
+        if user.id_number_hash is not None:
+            if hmac.compare_digest(user.id_number_hash, key):
+                return user
+            raise Conflict("this account is already verified with another ID number", field="id_number")
+        if user.date_of_birth is not None and user.date_of_birth != resident.born:
+            raise ValidationFailed(
+                "id_number: its birth date does not match the one in your profile", field="id_number"
+            )
+        if not provider.confirms(name, resident):
+            _audit(uow, actor, "verify", "identity", user.id, user.id, outcome="refused")
+            uow.commit()
+            raise ValidationFailed(
+                "the name and ID number were not confirmed by the identity provider", field="id_number"
+            )
+        user.id_number_hash = key
+        user.date_of_birth = user.date_of_birth or resident.born
+        user.sex = user.sex or resident.sex
+        uow.users.update(user, user.version, uow.clock.now())
+        _audit(uow, actor, "verify", "identity", user.id, user.id)
+        uow.commit()
+    return user
