@@ -7,6 +7,7 @@ import uuid
 
 from sqlalchemy import select
 
+from page_session import _hidden, _signed_in, _user
 from shop import NEAR, make_shop, prescribe
 from support import PASSWORD, Platform
 from yaodao.accounts.model import Role, User
@@ -100,3 +101,20 @@ def test_only_patients_verify_themselves(platform: Platform) -> None:
         )
         assert answer.status_code == 403
     assert platform.client.post("/api/me/identity", json={"full_name": "王芳", "id_number": GOOD}).status_code == 401
+
+
+def test_the_page_verifies_sends_back_only_within_the_site_and_shows_problems(platform: Platform) -> None:
+    user = _user(platform)
+    with platform.container.engine.begin() as conn:  # not yet verified
+        conn.execute(t.users.update().where(t.users.c.id == user.id).values(id_number_hash=None, date_of_birth=None))
+    browser = _signed_in(platform, user)
+    form = _hidden(browser.get("/me/identity?back=//evil.example/x").text, "/me/identity")
+    assert form["back"] == ""
+    bad = browser.post("/me/identity", data={**form, "full_name": "王芳", "id_number": "110105194912310021"})
+    assert bad.status_code == 422
+    assert "check character" in bad.text
+    form = _hidden(browser.get("/me/identity?back=/cart").text, "/me/identity")
+    done = browser.post("/me/identity", data={**form, "full_name": "王芳", "id_number": GOOD})
+    assert done.status_code == 303
+    assert done.headers["location"] == "/cart"
+    assert 'data-verified="true"' in browser.get("/me/identity").text

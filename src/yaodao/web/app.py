@@ -28,6 +28,7 @@ from yaodao.web import (
     consult_pages,
     courier_pages,
     errors,
+    me_pages,
     order_pages,
     pages,
     search_views,
@@ -73,6 +74,7 @@ def create_app(container: Container, *, background: bool = True) -> FastAPI:
     app.include_router(order_pages.router)
     app.include_router(courier_pages.router)
     app.include_router(cart_pages.router)
+    app.include_router(me_pages.router)
     app.include_router(consult_pages.router)
     app.include_router(tracking.router)
     app.include_router(ws_consult.router)
