@@ -82,3 +82,15 @@ def test_bad_input_comes_back_with_the_problem_and_a_first_visit_is_marked_as_on
     assert made.status_code == 303
     url = made.headers["location"]
     assert "初诊 first visit" in browser.get(url).text
+
+
+def test_my_consultations_lists_mine_only_with_an_empty_state_first(platform: Platform) -> None:
+    browser = _signed_in(platform, _user(platform))
+    assert 'id="consultations-empty"' in browser.get("/consultations").text
+    made = _intake(browser, FOLLOW_UP)
+    consultation_id = made.headers["location"].rsplit("/", 1)[1]
+    listed = browser.get("/consultations").text
+    assert f'data-id="{consultation_id}"' in listed
+    assert "问诊 Consultations" in listed  # the header link for patients
+    stranger = _signed_in(platform, _user(platform))
+    assert consultation_id not in stranger.get("/consultations").text

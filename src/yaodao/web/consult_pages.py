@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from yaodao.accounts import services as accounts
@@ -116,6 +116,21 @@ def _prescriptions(container: Container, consult: Any) -> list[Prescription]:
     with container.uow(read_only=True) as uow:
         found = uow.prescriptions.list_for_patients([consult.patient_id], PageRequest(1, 50)).items
     return [rx for rx in found if rx.doctor_id == consult.doctor_id and rx.issued_at >= consult.accepted_at]
+
+
+@router.get("/consultations", response_class=HTMLResponse)
+def my_consultations(
+    request: Request, container: ContainerDep, page: Annotated[int, Query(ge=1, le=10_000)] = 1
+) -> Response:
+    """The patient's consultations (their own and their family's), newest first; a doctor's assigned ones."""
+    actor = _actor(request, container)
+    if isinstance(actor, Response):
+        return actor
+    try:
+        result = consults.list_mine(uow=container.uow(), actor=actor, page=PageRequest(page, 20))
+    except DomainError as exc:
+        return _error_page(request, actor, exc)
+    return _render(request, actor, "consultations.html", {"result": result})
 
 
 @router.get("/consultations/{consultation_id}", response_class=HTMLResponse)
