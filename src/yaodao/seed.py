@@ -8,22 +8,27 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from importlib import resources
 from typing import Any
 
 import structlog
 
 from yaodao.accounts.model import Role, User
+from yaodao.adapters.db.uow import UnitOfWork
 from yaodao.bootstrap import Container
+from yaodao.care.doctors import Doctor
 from yaodao.catalog.model import Product
 from yaodao.catalog.network import NetworkParams, generate_pharmacies
 from yaodao.catalog.services import build_product, validate_city_data
 from yaodao.catalog.stocking import StockingParams, generate_stock
+from yaodao.delivery.model import Courier, Shift
 from yaodao.kernel.ids import new_id
 
 log = structlog.get_logger(__name__)
 
+DEMO_DEPARTMENTS = ("internal_medicine", "cardiology", "respiratory", "gastroenterology", "dermatology")
+DEMO_SHIFT_DAYS = 7
 DEMO_PASSWORD = "yaodao-demo-2026"  # printed in the README; the demo accounts exist only when YAODAO_ENV=development
 
 
@@ -127,6 +132,33 @@ def _seed_demo_users(container: Container, pharmacy_id: str, city_id: str) -> in
                 ),
                 uow.clock.now(),
             )
+            user = uow.users.by_email(email)
+            assert user is not None
+            if role is Role.DOCTOR:
+                _demo_doctor(uow, user.id)
+            if role is Role.COURIER:
+                _demo_courier(uow, user.id, city_id)
             uow.commit()
         created += 1
     return created
+
+
+def _demo_doctor(uow: UnitOfWork, user_id: str) -> None:
+    """The demo doctor may take consultations at once: verified, no roster (always on duty)."""
+    uow.doctors.add(
+        Doctor(
+            id=user_id, licence_no="DEMO-110330000001", hospital="演示医院 Demo Hospital", province="zhejiang",
+            city="hangzhou", departments=DEMO_DEPARTMENTS, languages=("zh", "en"), verified=True,
+            years_practising=10, max_concurrent=5,
+        ),
+        uow.clock.now(),
+    )  # fmt: skip
+
+
+def _demo_courier(uow: UnitOfWork, user_id: str, city_id: str) -> None:
+    """The demo courier has an e-bike and 12-hour shifts for the week after seeding, so it can go online."""
+    now = uow.clock.now()
+    uow.couriers.add(Courier(user_id=user_id, city_id=city_id, first_name="小演", phone="13800138000"), now)
+    for n in range(DEMO_SHIFT_DAYS * 2):
+        start = now + timedelta(hours=12 * n)
+        uow.couriers.add_shift(Shift(new_id(), user_id, city_id, start, start + timedelta(hours=12)), now)
