@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DomainError(Exception):
     """Base of all expected, user-facing failures."""
 
     code = "domain_error"
+    extra: dict[str, Any] | None = None  # structured members the problem document carries besides the message
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        if extra is not None:
+            self.extra = extra
 
 
 class ValidationFailed(DomainError):

@@ -4,6 +4,8 @@ The cart is the signed-in account's; checking it out runs the same ``checkout`` 
 (the safety gate, stock, limits and the promise are all asked then), and removes the lines that
 went into the order. That removal is its own short transaction after the order's: if it is lost
 (a crash in between), the patient sees the lines still in the cart, never an order without lines.
+A cart no single pharmacy can deliver is checked out as a confirmed split
+(``checkout_cart_split``): one order per part, all or nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from yaodao.ordering.model import Order
 from yaodao.ordering.ports import OrderingUnitOfWork
 from yaodao.ordering.prescriptions import Prescription
 from yaodao.ordering.services import CheckoutLine, CheckoutRequest, OrderingContext, checkout
+from yaodao.ordering.split_checkout import SplitPartRequest, checkout_split
 
 
 def get_cart(*, uow: OrderingUnitOfWork, actor: Actor) -> CartView:
@@ -121,6 +124,40 @@ def checkout_cart(
         uow.carts.remove(user_id, [line.product_id for line in order.lines])
         uow.commit()
     return order
+
+
+def checkout_cart_split(
+    *,
+    uow_factory: Callable[[], OrderingUnitOfWork],
+    actor: Actor,
+    request: CheckoutRequest,
+    parts: tuple[SplitPartRequest, ...],
+    ctx: OrderingContext,
+) -> list[Order]:
+    """Check out the cart as a confirmed split: the parts together hold exactly the cart's lines.
+
+    A part's line without a prescription takes the one its cart line carries.
+    """
+    user_id = _owner(actor)
+    with uow_factory() as uow:
+        items = {item.product_id: item for item in uow.carts.items(user_id)}
+    if not items:
+        raise ValidationFailed("your cart is empty", field="cart")
+    named = sorted((line.product_id, line.quantity) for part in parts for line in part.lines)
+    if named != sorted((item.product_id, item.quantity) for item in items.values()):
+        raise ValidationFailed("the parts of the split must hold exactly the lines of your cart", field="split")
+    filled = tuple(
+        replace(part, lines=tuple(
+            replace(line, prescription_id=line.prescription_id or items[line.product_id].prescription_id)
+            for line in part.lines
+        ))
+        for part in parts
+    )  # fmt: skip
+    orders = checkout_split(uow=uow_factory(), actor=actor, request=request, parts=filled, ctx=ctx)
+    with uow_factory() as uow:
+        uow.carts.remove(user_id, [line.product_id for order in orders for line in order.lines])
+        uow.commit()
+    return orders
 
 
 def _owner(actor: Actor) -> str:

@@ -39,8 +39,9 @@ from yaodao.ordering.interactions import InteractionSource
 from yaodao.ordering.limits import LimitRule, LimitsState, Usage, counter_keys
 from yaodao.ordering.model import PAYMENT_WINDOW, ActorRole, AddressSnapshot, Fulfilment, Order, OrderStatus
 from yaodao.ordering.ports import OrderingUnitOfWork
-from yaodao.ordering.prescriptions import Review
+from yaodao.ordering.prescriptions import Finding, Review
 from yaodao.ordering.pricing import PricingRules, quote
+from yaodao.ordering.split import LineOffer, SplitNeeded, find_split
 from yaodao.search.availability import AvailabilityIndex, Offer
 
 MAX_LINES = 20
@@ -88,61 +89,88 @@ class OrderingContext:
 
 
 def checkout(*, uow: OrderingUnitOfWork, actor: Actor, request: CheckoutRequest, ctx: OrderingContext) -> Order:
-    """Create an order awaiting payment, or refuse with a 4xx that names what is wrong."""
+    """Create an order awaiting payment, or refuse with a 4xx that names what is wrong.
+
+    When no single pharmacy can deliver the whole basket within the promise now (and the buyer named
+    none), up to three together may: then the refusal is ``SplitNeeded`` (409 ``split_needed``) whose
+    ``extra["split"]`` proposes the parts (split.py); ``split_checkout.checkout_split`` confirms them
+    as one order per part, each paid on its own. Otherwise it is ``NotDeliverable``.
+    """
     if actor.user_id is None:
         raise NotAuthenticated("sign in first")
-    _check_request(request)
+    check_request(request)
     with uow:
         authorize(actor, Action.ORDER_PLACE, Scope(owner_id=actor.user_id))
-        now = uow.clock.now()
-        products = _products(uow, request.lines)
-        patient = _patient(uow, actor.user_id, request.patient_id, ctx.city, now)
-        lines = [CartLine(products[line.product_id], line.quantity, line.prescription_id) for line in request.lines]
-        rx_ids = sorted({line.prescription_id for line in request.lines if line.prescription_id})
-        prescriptions = uow.prescriptions.get_many(rx_ids)
-        untrusted = [p for rx in prescriptions.values() for p in signature_problems(uow, rx)]
-        if untrusted:
-            raise OrderBlocked(untrusted)  # D2/D3: a forged, altered or unverified prescription dispenses nothing
-        rules = ctx.policy.gate
-        state = _limits_state(uow, patient.identity_key, rules, now)
-        decision = check_order(
-            lines, patient, prescriptions, state, ctx.interactions, now, request.fulfilment, rules,
-            risk_acknowledged=request.rx_risk_acknowledged,
-        )  # fmt: skip
-        decision.raise_for_blocks()
-        address = _address(uow, actor.user_id, request, ctx.city)
-        pharmacy, offer = _choose_pharmacy(uow, request, address, products, ctx, now)
-        basket = [(line.product_id, line.quantity) for line in request.lines]
-        left = uow.reservations.reserve(pharmacy.id, basket, now)
-        for product_id, available in left.items():
-            uow.emit(
-                StockChanged(pharmacy_id=pharmacy.id, product_id=product_id, available=available, city_id=ctx.city.id)
-            )
-        for rx_id in decision.prescription_ids:
-            if not uow.prescriptions.fill(rx_id, now):
-                raise Conflict(f"prescription {rx_id} has just been used or has expired", field="prescription_id")
-        if patient.identity_key is not None:
-            _record_usage(uow, patient.identity_key, decision.usage, rules, now)
-        order_lines_ = order_lines(lines)
-        price = quote(
-            order_lines_, ctx.policy.pricing, ctx.city.window_at(now).name == "night",
-            insurance_eligible=ctx.policy.insurance_eligible, pickup=request.fulfilment is Fulfilment.PICKUP,
-        )  # fmt: skip
-        order = Order.create(
-            id=new_id(), city_id=ctx.city.id, user_id=actor.user_id, patient_id=patient.id, pharmacy_id=pharmacy.id,
-            lines=order_lines_, price=price, fulfilment=request.fulfilment, address=address,
-            promise_minutes=ctx.city.promise_minutes(now), quoted_eta_minutes=offer.eta_minutes, at=now,
-            holds=decision.holds, payment_window=ctx.policy.payment_window,
-        )  # fmt: skip
-        order.submit_for_payment(now)
-        uow.orders.add(
-            order, gate=_gate_record(decision, patient.identity_key, rules.timezone),
-            risk_acknowledged_at=now if request.rx_risk_acknowledged else None, now=now,
-        )  # fmt: skip
-        _emit(uow, order)
-        _audit(uow, actor, "create", order)
+        order = place_order(uow, actor, request, ctx, uow.clock.now())
         uow.commit()
         return order
+
+
+def place_order(
+    uow: OrderingUnitOfWork, actor: Actor, request: CheckoutRequest, ctx: OrderingContext, now: datetime,
+    extra_holds: Sequence[Finding] = (),
+) -> Order:  # fmt: skip
+    """Checkout's work inside the caller's open transaction (the caller checked the request and commits).
+
+    ``extra_holds``: findings of a wider basket (a split's) this order must also be reviewed for.
+    """
+    assert actor.user_id is not None
+    products, patient, lines, decision = gate_blocks(uow, actor, request, ctx, now)
+    holds = decision.holds + tuple(h for h in extra_holds if h not in decision.holds)
+    rules = ctx.policy.gate
+    address = _address(uow, actor.user_id, request, ctx.city)
+    pharmacy, offer = _choose_pharmacy(uow, request, address, products, ctx, now)
+    basket = [(line.product_id, line.quantity) for line in request.lines]
+    left = uow.reservations.reserve(pharmacy.id, basket, now)
+    for product_id, available in left.items():
+        uow.emit(StockChanged(pharmacy_id=pharmacy.id, product_id=product_id, available=available, city_id=ctx.city.id))
+    for rx_id in decision.prescription_ids:
+        if not uow.prescriptions.fill(rx_id, now):
+            raise Conflict(f"prescription {rx_id} has just been used or has expired", field="prescription_id")
+    if patient.identity_key is not None:
+        _record_usage(uow, patient.identity_key, decision.usage, rules, now)
+    order_lines_ = order_lines(lines)
+    price = quote(
+        order_lines_, ctx.policy.pricing, ctx.city.window_at(now).name == "night",
+        insurance_eligible=ctx.policy.insurance_eligible, pickup=request.fulfilment is Fulfilment.PICKUP,
+    )  # fmt: skip
+    order = Order.create(
+        id=new_id(), city_id=ctx.city.id, user_id=actor.user_id, patient_id=patient.id, pharmacy_id=pharmacy.id,
+        lines=order_lines_, price=price, fulfilment=request.fulfilment, address=address,
+        promise_minutes=ctx.city.promise_minutes(now), quoted_eta_minutes=offer.eta_minutes, at=now,
+        holds=holds, payment_window=ctx.policy.payment_window,
+    )  # fmt: skip
+    order.submit_for_payment(now)
+    uow.orders.add(
+        order, gate=_gate_record(decision, patient.identity_key, rules.timezone),
+        risk_acknowledged_at=now if request.rx_risk_acknowledged else None, now=now,
+    )  # fmt: skip
+    _emit(uow, order)
+    _audit(uow, actor, "create", order)
+    return order
+
+
+def gate_blocks(
+    uow: OrderingUnitOfWork, actor: Actor, request: CheckoutRequest, ctx: OrderingContext, now: datetime
+) -> tuple[dict[str, Product], Patient, list[CartLine], GateDecision]:
+    """The safety gate for ``request`` (raises its blocks); writes nothing."""
+    assert actor.user_id is not None
+    products = _products(uow, request.lines)
+    patient = _patient(uow, actor.user_id, request.patient_id, ctx.city, now)
+    lines = [CartLine(products[line.product_id], line.quantity, line.prescription_id) for line in request.lines]
+    rx_ids = sorted({line.prescription_id for line in request.lines if line.prescription_id})
+    prescriptions = uow.prescriptions.get_many(rx_ids)
+    untrusted = [p for rx in prescriptions.values() for p in signature_problems(uow, rx)]
+    if untrusted:
+        raise OrderBlocked(untrusted)  # D2/D3: a forged, altered or unverified prescription dispenses nothing
+    rules = ctx.policy.gate
+    state = _limits_state(uow, patient.identity_key, rules, now)
+    decision = check_order(
+        lines, patient, prescriptions, state, ctx.interactions, now, request.fulfilment, rules,
+        risk_acknowledged=request.rx_risk_acknowledged,
+    )  # fmt: skip
+    decision.raise_for_blocks()
+    return products, patient, lines, decision
 
 
 def get_order(*, uow: OrderingUnitOfWork, actor: Actor, order_id: str) -> Order:
@@ -257,7 +285,7 @@ def advance_order(*, uow: OrderingUnitOfWork, actor: Actor, order_id: str, step:
 # Helpers ---------------------------------------------------------------------------------------
 
 
-def _check_request(request: CheckoutRequest) -> None:
+def check_request(request: CheckoutRequest) -> None:
     if not request.lines:
         raise ValidationFailed("an order needs at least one line", field="lines")
     if len(request.lines) > MAX_LINES:
@@ -401,6 +429,8 @@ def _choose_pharmacy(
     if request.pharmacy_id is not None:
         offers = [o for o in offers if o.pharmacy_id == request.pharmacy_id]
     if not offers:
+        if request.pharmacy_id is None and len(request.lines) > 1:
+            _propose_split(uow, request, address, products, ctx, now)
         names = ", ".join(sorted(p.generic_name_zh for p in products.values()))
         raise NotDeliverable(
             f"no single pharmacy can deliver all of {names} here within {ctx.city.promise_minutes(now)} minutes now",
@@ -411,6 +441,48 @@ def _choose_pharmacy(
     if pharmacy is None:
         raise NotDeliverable("the pharmacy that could deliver has just left the platform", field="pharmacy_id")
     return pharmacy, offer
+
+
+def _propose_split(
+    uow: OrderingUnitOfWork,
+    request: CheckoutRequest,
+    address: AddressSnapshot,
+    products: dict[str, Product],
+    ctx: OrderingContext,
+    now: datetime,
+) -> None:
+    """Raise SplitNeeded with the best split of the basket (split.py), if there is one."""
+    quantities = {line.product_id: line.quantity for line in request.lines}
+    where = address.location
+    offers = {
+        pid: [LineOffer(o.pharmacy_id, o.eta_minutes) for o in ctx.availability.query(where, {pid: n}, now)]
+        for pid, n in quantities.items()
+    }
+
+    def recheck(pharmacy_id: str, product_ids: tuple[str, ...]) -> int | None:
+        found = ctx.availability.query(where, {pid: quantities[pid] for pid in product_ids}, now)
+        return next((o.eta_minutes for o in found if o.pharmacy_id == pharmacy_id), None)
+
+    parts = find_split(list(quantities), offers, recheck)
+    if parts is None:
+        return
+    night = ctx.city.window_at(now).name == "night"
+    proposal = []
+    for part in parts:
+        pharmacy = uow.pharmacies.get(part.pharmacy_id)
+        part_lines = [CartLine(products[pid], quantities[pid]) for pid in part.product_ids]
+        fee = quote(order_lines(part_lines), ctx.policy.pricing, night)
+
+        proposal.append({
+            "pharmacy_id": part.pharmacy_id, "pharmacy_name": pharmacy.name if pharmacy else "",
+            "lines": [{"product_id": pid, "quantity": quantities[pid]} for pid in part.product_ids],
+            "eta_minutes": part.eta_minutes, "delivery_fee_fen": fee.delivery_fee_fen,
+        })  # fmt: skip
+    raise SplitNeeded(
+        f"no single pharmacy can deliver the whole basket within {ctx.city.promise_minutes(now)} minutes now; "
+        f"{len(parts)} pharmacies together can: confirm the split to order it",
+        field="lines", extra={"split": proposal},
+    )  # fmt: skip
 
 
 def _let_go(uow: OrderingUnitOfWork, order: Order) -> None:

@@ -2,6 +2,8 @@
 
 ``POST /api/cart/checkout`` creates an order like ``POST /api/orders`` and takes an
 ``Idempotency-Key`` the same way: a retried checkout replays the first answer instead of buying twice.
+With ``split`` (the parts of a 409 ``split_needed``) it confirms a split of the cart: 201 with
+``orders``, one per part, all or nothing, each paid on its own.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from yaodao.ordering import cart_services
 from yaodao.ordering import services as ordering
 from yaodao.ordering.cart import CartView
 from yaodao.ordering.model import Fulfilment
-from yaodao.web.api_orders import CheckoutWhereIn, idempotent, order_json, ordering_context
+from yaodao.ordering.split import DEFAULT_SPLIT
+from yaodao.web.api_orders import CheckoutWhereIn, SplitPartIn, idempotent, order_json, ordering_context, split_parts
 from yaodao.web.deps import ActorDep, ContainerDep
 
 router = APIRouter(tags=["cart"])
@@ -82,9 +85,13 @@ def from_prescription(rx_id: str, container: ContainerDep, actor: ActorDep) -> d
     return cart_json(cart_services.cart_from_prescription(uow=container.uow(), actor=actor, rx_id=rx_id))
 
 
+class CartCheckoutIn(CheckoutWhereIn):
+    split: Annotated[list[SplitPartIn] | None, Field(min_length=2, max_length=DEFAULT_SPLIT.max_parts)] = None
+
+
 @router.post("/api/cart/checkout", status_code=201, responses={201: {"description": "the order, awaiting payment"}})
 def checkout_cart(
-    body: CheckoutWhereIn,
+    body: CartCheckoutIn,
     container: ContainerDep,
     actor: ActorDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
@@ -95,12 +102,18 @@ def checkout_cart(
         address_text=body.address_text, pharmacy_id=body.pharmacy_id, rx_risk_acknowledged=body.rx_risk_acknowledged,
     )  # fmt: skip
 
+    parts = split_parts(body.split) if body.split is not None else None
+
     def run() -> tuple[int, dict[str, Any]]:
+        if parts is not None:
+            orders = cart_services.checkout_cart_split(
+                uow_factory=container.uow, actor=actor, request=request, parts=parts, ctx=ordering_context(container)
+            )
+            return 201, {"orders": [order_json(order) for order in orders]}
         order = cart_services.checkout_cart(
             uow_factory=container.uow, actor=actor, request=request, ctx=ordering_context(container)
         )
         return 201, order_json(order)
 
-    return idempotent(
-        container, actor.user_id, "POST /api/cart/checkout", idempotency_key, body.model_dump(mode="json"), run
-    )
+    fingerprint = body.model_dump(mode="json", exclude={"split"} if body.split is None else None)
+    return idempotent(container, actor.user_id, "POST /api/cart/checkout", idempotency_key, fingerprint, run)

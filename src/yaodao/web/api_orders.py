@@ -4,6 +4,10 @@
 draft's semantics): the same key and body replay the first answer, the same key with another body
 is a 422, a request still in flight with that key is a 409, and a missing key is a 400. Keys are
 scoped to the signed-in account, so another account's key is simply a new key.
+
+A basket no single pharmacy can deliver within the promise is refused with 409 ``split_needed``
+whose problem document carries ``split``: the proposed parts (pharmacy, lines, ETA, delivery
+fee). ``POST /api/orders/split`` confirms it: one order per part, all or nothing, same key rules.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from yaodao.ordering import services as ordering
 from yaodao.ordering.interactions import FixtureSource
 from yaodao.ordering.model import Fulfilment, Order, OrderStatus
 from yaodao.ordering.prescriptions import ChecklistItem, Review, ReviewResult
+from yaodao.ordering.split import DEFAULT_SPLIT
+from yaodao.ordering.split_checkout import SplitPartRequest, checkout_split
 from yaodao.web.deps import ActorDep, ContainerDep
 
 router = APIRouter(tags=["orders"])
@@ -60,6 +66,16 @@ class CheckoutWhereIn(BaseModel):
 
 class CheckoutIn(CheckoutWhereIn):
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=ordering.MAX_LINES)]
+
+
+class SplitPartIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pharmacy_id: Annotated[str, Field(min_length=1, max_length=80)]
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=ordering.MAX_LINES)]
+
+
+class SplitCheckoutIn(CheckoutWhereIn):
+    split: Annotated[list[SplitPartIn], Field(min_length=2, max_length=DEFAULT_SPLIT.max_parts)]
 
 
 class ReasonIn(BaseModel):
@@ -150,6 +166,50 @@ def create_order(
         return 201, order_json(order)
 
     return idempotent(container, actor.user_id, "POST /api/orders", idempotency_key, body.model_dump(mode="json"), run)
+
+
+@router.post("/api/orders/split", status_code=201, responses={201: {"description": "one order per part"}})
+def create_split_orders(
+    body: SplitCheckoutIn,
+    container: ContainerDep,
+    actor: ActorDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JSONResponse:
+    """Confirm a split (the ``split`` of a 409 ``split_needed``, or the buyer's own): one order per part.
+
+    All or nothing in one transaction; a refused part is named (``split[n]``). Each order is paid
+    on its own. Idempotent with ``Idempotency-Key`` like ``POST /api/orders``.
+    """
+    request = where_request(body, ())
+    parts = split_parts(body.split)
+
+    def run() -> tuple[int, dict[str, Any]]:
+        orders = checkout_split(
+            uow=container.uow(), actor=actor, request=request, parts=parts, ctx=ordering_context(container)
+        )
+        return 201, {"orders": [order_json(order) for order in orders]}
+
+    return idempotent(
+        container, actor.user_id, "POST /api/orders/split", idempotency_key, body.model_dump(mode="json"), run
+    )
+
+
+def where_request(body: CheckoutWhereIn, lines: tuple[ordering.CheckoutLine, ...]) -> ordering.CheckoutRequest:
+    return ordering.CheckoutRequest(
+        lines=lines, fulfilment=Fulfilment(body.fulfilment), patient_id=body.patient_id, address_id=body.address_id,
+        location=LatLng(body.location.lat, body.location.lng) if body.location else None,
+        address_text=body.address_text, pharmacy_id=body.pharmacy_id, rx_risk_acknowledged=body.rx_risk_acknowledged,
+    )  # fmt: skip
+
+
+def split_parts(parts: list[SplitPartIn]) -> tuple[SplitPartRequest, ...]:
+    return tuple(
+        SplitPartRequest(
+            part.pharmacy_id,
+            tuple(ordering.CheckoutLine(li.product_id, li.quantity, li.prescription_id) for li in part.lines),
+        )
+        for part in parts
+    )
 
 
 @router.get("/api/orders")

@@ -58,9 +58,11 @@ def problem(
     code: str,
     errors: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
     body = Problem(title=TITLES.get(status, "Error"), status=status, detail=detail, code=code, errors=errors or [])
-    return JSONResponse(body.model_dump(), status_code=status, headers=headers, media_type="application/problem+json")
+    content = {**(extra or {}), **body.model_dump()}  # extension members (RFC 9457 section 3.2) never shadow these
+    return JSONResponse(content, status_code=status, headers=headers, media_type="application/problem+json")
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -78,7 +80,7 @@ def install(app: FastAPI) -> None:
             [{"field": exc.field, "message": exc.message}] if exc.field else []
         )
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return problem(status, exc.message, exc.code, errors, headers)
+        return problem(status, exc.message, exc.code, errors, headers, exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
