@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +13,10 @@ from starlette.websockets import WebSocketDisconnect
 from consult_support import NOTE, account, active_consultation
 from support import Platform
 from yaodao.accounts.model import Role
+from yaodao.accounts.policy import Actor
+from yaodao.care.consult_follow import follow
+from yaodao.care.consultation import ConsultParams, ConsultStatus
+from yaodao.kernel.errors import NotFound
 
 
 def _token(headers: dict[str, str]) -> str:
@@ -121,3 +126,31 @@ def test_closing_the_consultation_closes_the_sockets(platform: Platform) -> None
         assert _until(ws, "closed")["status"] == "closed"
     finally:
         ws.close()
+
+
+def test_following_reads_without_writing_until_the_consultation_is_overdue_then_records_the_expiry(
+    platform: Platform,
+) -> None:
+    """The socket's once-a-second poll: a live consultation is read as it is; one past its time limit is
+    marked expired by the poll itself (and the socket is then told it closed)."""
+    consultation_id, patient, _ = active_consultation(platform)
+    me = platform.client.get("/api/auth/me", headers=patient).json()
+    actor = Actor(user_id=me["id"], roles=frozenset({Role.PATIENT}))
+    live = follow(uow_factory=platform.container.uow, actor=actor, consultation_id=consultation_id, after_seq=0)
+    assert live.status is ConsultStatus.ACTIVE
+    with platform.container.uow(read_only=True) as uow:
+        version = uow.consultations.get(consultation_id).version
+    platform.clock.advance(ConsultParams().active_limit + timedelta(minutes=1))
+    try:
+        late = follow(uow_factory=platform.container.uow, actor=actor, consultation_id=consultation_id, after_seq=0)
+    finally:
+        platform.clock.advance(-(ConsultParams().active_limit + timedelta(minutes=1)))
+    assert late.status is ConsultStatus.EXPIRED
+    assert not late.is_open
+    with platform.container.uow(read_only=True) as uow:
+        stored = uow.consultations.get(consultation_id)
+    assert stored.status is ConsultStatus.EXPIRED
+    assert stored.version == version + 1
+    stranger = Actor(user_id="someone-else", roles=frozenset({Role.PATIENT}))
+    with pytest.raises(NotFound):
+        follow(uow_factory=platform.container.uow, actor=stranger, consultation_id=consultation_id, after_seq=0)

@@ -78,12 +78,19 @@ def visible(uow: CareUnitOfWork, actor: Actor, consultation_id: str, action: Act
     if actor.user_id is None:
         raise NotAuthenticated("sign in first")
     consult = load(uow, consultation_id, uow.clock.now())
+    return consult, side_of(actor, consult, action)
+
+
+def side_of(actor: Actor, consult: Consultation, action: Action) -> str:
+    """The actor's side of a loaded consultation, or a 404 for anyone who is not a participant."""
+    if actor.user_id is None:
+        raise NotAuthenticated("sign in first")
     side = participant_side(actor, consult, action)
     if side is None:
         if not allowed(actor, action):
             raise PermissionDenied(f"your role may not {action.value.replace(':', ' ')}")
-        raise NotFound(f"consultation {consultation_id} not found", field="consultation_id")
-    return consult, side
+        raise NotFound(f"consultation {consult.id} not found", field="consultation_id")
+    return side
 
 
 def get_consultation(*, uow: RosterUnitOfWork, actor: Actor, consultation_id: str) -> ConsultView:

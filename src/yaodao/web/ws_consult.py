@@ -205,7 +205,7 @@ async def _push(socket: _Socket, container: Container, actor: Actor, consultatio
         socket.wake.clear()
         try:
             update: Update = await run_in_threadpool(
-                follow, uow=container.uow(), actor=actor, consultation_id=consultation_id, after_seq=last
+                follow, uow_factory=container.uow, actor=actor, consultation_id=consultation_id, after_seq=last
             )
         except DomainError as exc:
             await socket.websocket.close(_close_code(exc), exc.message[:120])
