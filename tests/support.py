@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -31,6 +32,13 @@ DAY = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 def worker() -> str:
     """This test process's name for its databases; YAODAO_TEST_DB_PREFIX keeps parallel runs apart."""
     return os.environ.get("YAODAO_TEST_DB_PREFIX", "") + os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def admin_conninfo(url: str) -> str:

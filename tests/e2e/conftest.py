@@ -7,7 +7,6 @@ skip when it is absent; with CI=true they fail instead. Screenshots go to test-a
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from support import Platform, build_platform
+from support import Platform, build_platform, free_port
 from yaodao.kernel.clock import SystemClock
 from yaodao.wallet_sandbox.app import create_sandbox_app
 from yaodao.wallet_sandbox.config import DATABASE_FILE, load_config
@@ -36,13 +35,6 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     built.container.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
 def _serve(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thread]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -57,7 +49,7 @@ def _serve(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thread]:
 def live_server(platform: Platform) -> Iterator[str]:
     """The platform on loopback, with the sandbox wallet beside it on a port of its own (as `make run` has it):
     the platform's pay pages lead there, and the wallet sends buyers and notifications back here."""
-    port, wallet_port = _free_port(), _free_port()
+    port, wallet_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     container = platform.container
     container.settings = container.settings.model_copy(

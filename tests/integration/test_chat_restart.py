@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from support import free_port
 from yaodao.accounts.model import Role, User
 from yaodao.adapters.db import migrate
 from yaodao.adapters.passwords import Argon2Passwords
@@ -43,12 +43,6 @@ PASSWORD = "chat-restart-password-2026"
 TURNS = 30
 KILL_AFTER_SEND = 9  # killed with the frame sent and its ack not yet read
 KILL_BETWEEN = 21  # killed between two messages
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _http(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
@@ -66,7 +60,7 @@ def _http(method: str, url: str, body: Any = None, token: str | None = None) -> 
 
 class Server:
     def __init__(self, folder: Path, db_url: str) -> None:
-        self.folder, self.port = folder, _free_port()
+        self.folder, self.port = folder, free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ, "YAODAO_DATABASE_URL": db_url, "YAODAO_PORT": str(self.port), "YAODAO_ENV": "test",

@@ -16,7 +16,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from sqlalchemy import func, select
 
 from factories import pharmacy_body, product_body
 from shop import NEAR
+from support import free_port
 from yaodao.accounts.model import Role, User
 from yaodao.adapters.db import migrate
 from yaodao.adapters.db import tables as t
@@ -48,12 +48,6 @@ from yaodao.settings import Settings
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 PASSWORD = "crash-test-password-2026"
 SEED = int(os.environ.get("YAODAO_CRASH_SEED", "11"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _call(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None, form: bool = False) -> Any:
@@ -89,7 +83,7 @@ class Cluster:
     def __init__(self, folder: Path, db_url: str) -> None:
         self.folder = folder
         self.db_url = db_url
-        self.port, self.wallet_port = _free_port(), _free_port()
+        self.port, self.wallet_port = free_port(), free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.wallet = f"http://127.0.0.1:{self.wallet_port}"
         self.env = {

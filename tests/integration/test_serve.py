@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,16 +11,12 @@ from pathlib import Path
 
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from support import free_port
 
 
 @pytest.mark.slow
 def test_run_serves_the_pilot_city_within_60_seconds(tmp_path: Path) -> None:
-    port, wallet_port = _free_port(), _free_port()
+    port, wallet_port = free_port(), free_port()
     env = {
         **os.environ,
         "YAODAO_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'yaodao.db'}",

@@ -7,7 +7,6 @@ from __future__ import annotations
 import http.client
 import json
 import random
-import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,7 @@ import uvicorn
 from sqlalchemy import insert
 
 from shop import make_shop
-from support import Platform
+from support import Platform, free_port
 from tracking_support import (
     COURIER_FIRST_NAME,
     COURIER_MASKED,
@@ -314,9 +313,7 @@ def test_over_a_real_server_events_arrive_as_they_happen_and_a_hang_up_ends_the_
     order_id, pharmacy_id = paid_order(platform, buyer)
     open_delivery(platform, order_id, pharmacy_id)
     courier_id = new_courier(platform, *HERE)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(platform.client.app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
