@@ -66,7 +66,31 @@ _ALL_HAN = re.compile(f"[{_HAN}]+")
 _HAN_GAP = re.compile(f"(?<=[{_HAN}]) (?=[{_HAN}])")
 _WORD = re.compile(r"[a-z0-9]+")
 _ZH_DOSES = re.compile(r"(?:吃|吞|服|喝)了?(?:大概|差不多|有)?(\d{2,4})多?(?:片|粒|颗|袋|支)")
-_EN_DOSES = re.compile(r"\b(?:took|taken|ate|swallowed)\s+(\d{2,4})\s+(?:pills|tablets|capsules|caps|tabs)\b")
+# A drug name may sit between the count and the unit: "took 25 paracetamol tablets".
+_EN_DOSES = re.compile(
+    r"\b(?:took|taken|ate|swallowed)\s+(\d{2,4})\s+(?:[a-z]+\s+){0,2}?(?:pills|tablets|capsules|caps|tabs)\b"
+)
+# A baby's age in days, weeks or months, only where the number is an age and not a duration
+# ("出生40天", "2个月大", "两个月的宝宝", "10 week old"; not "发烧3天", "宝宝3天没大便", "2周岁").
+_ZH_NUM = r"\d{1,3}|[一二两三四五六七八九十]{1,3}"
+_ZH_CHILD = "宝宝|宝贝|婴儿|孩子|小孩|娃|女儿|儿子|闺女"
+_ZH_INFANT_AGE = re.compile(
+    f"(?:出生|刚生|生下来)({_ZH_NUM})(天|周|个?月)(?!岁)"
+    f"|({_ZH_NUM})(天|周|个?月)(?:大|龄)"
+    f"|({_ZH_NUM})(天|周|个月)的(?:{_ZH_CHILD})"
+    f"|({_ZH_NUM})(个月)(?:{_ZH_CHILD})"
+    f"|(?:{_ZH_CHILD})(?:才|刚|刚满|满)?({_ZH_NUM})(个月)"
+    f"|(?:{_ZH_CHILD})(?:才|刚|刚满|刚出生|出生)({_ZH_NUM})(天|周)(?!岁)"
+)
+_EN_INFANT_AGE = re.compile(
+    r"\b(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s+(day|week|month)s?\s+old\b"
+)
+_EN_NUMBERS = {
+    w: n for n, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())
+}
+_INFANT_DAYS = {"天": 1, "周": 7, "月": 30, "个月": 30, "day": 1, "week": 7, "month": 30}
+_YOUNG_INFANT_DAYS = 90  # under three months: any fever is an emergency (NICE NG143 red)
+_YOUNG_INFANT = "under 3 months"  # the @young_infant phrase an age hit stands for
 _MIN_DOSES = 10
 _NEAR_HAN = 2  # characters between the parts of a "near" rule: 胸口好痛, 胸口有点疼
 _NEAR_LATIN = 16  # characters, about two words: "chest really hurts"
@@ -334,6 +358,31 @@ def _dose_hits(compact: str, text: str) -> list[_Hit]:
     return hits
 
 
+def _number(raw: str) -> int:
+    """A small count written in digits, English words or Chinese numerals (十二, 二十五, 两)."""
+    if raw.isdigit():
+        return int(raw)
+    if raw in _EN_NUMBERS:
+        return _EN_NUMBERS[raw]
+    digits = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+    tens, _, ones = raw.partition("十")
+    if "十" not in raw:
+        return digits.get(raw, 0)
+    return (digits.get(tens, 0) if tens else 1) * 10 + digits.get(ones, 0)
+
+
+def _infant_hits(compact: str, text: str) -> list[_Hit]:
+    """Ages under three months, as hits of the @young_infant phrase (出生40天, 10 week old)."""
+    hits = []
+    for pattern, source in ((_ZH_INFANT_AGE, compact), (_EN_INFANT_AGE, text)):
+        for m in pattern.finditer(source):
+            number, unit = (g for g in m.groups() if g is not None)
+            days = _number(number) * _INFANT_DAYS[unit]
+            if 0 < days < _YOUNG_INFANT_DAYS:
+                hits.append(_Hit(_YOUNG_INFANT, m.group(), m.start(), m.end()))
+    return hits
+
+
 def _evidence(rule: _Rule, hits: list[_Hit]) -> list[_Hit] | None:
     """The earliest hit for each part of ``rule`` (hits are sorted), or None when a part is missing."""
     # Two-character sound-alikes (胸桶 for 胸痛) are too common to flag alone; beside a second
@@ -359,7 +408,7 @@ def scan_normalized(text: str) -> list[RedFlag]:
         return []
     gate = _gate()
     compact = _HAN_GAP.sub("", text)
-    hits = _zh_hits(compact, gate) + _latin_hits(text, gate)
+    hits = _zh_hits(compact, gate) + _latin_hits(text, gate) + _infant_hits(compact, text)
     hits.sort(key=lambda h: (h.position, -h.end))
     flags: dict[str, tuple[int, int, RedFlag]] = {}  # code -> (position, -evidence parts, flag)
     for rule in gate.rules if hits else ():

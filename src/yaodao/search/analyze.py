@@ -54,6 +54,33 @@ _PERSON_EXPANSIONS = {"child": ("儿童", "小儿", "childrens_health")}
 _PARTICLES = frozenset("yao de le ma ne wo ni ta you hen chi mai yong shenme zenme zenmeban na nage".split())
 _MEDICINE = TermMatch("yao", (Entry(MEDICAL, "药", PINYIN),), 0, 3)
 _MAX_INDICATIONS = 6
+# A body temperature with its unit or its verb is a fever (38度5, 38.5 c, 体温38.2, temp 39), not a size.
+_FEVER_TEMPERATURE = re.compile(
+    r"(?<![\d.])(?:3[7-9]|4[0-2])(?:\.\d)?\s*(?:度|c\b)|(?:体温|烧到|烧了|temp|temperature)\s*(?:of\s*)?(?:3[7-9]|4[0-2])"
+)
+_FEVER = "fever"  # the symptom code a temperature stands for
+# Characters that name an illness or a complaint (the 疒 radical's 疼痛痒疹疮癣…, 炎 inflammation, 肿
+# swelling): a query with one of them and no shop word is about health even when its words are unknown.
+_COMPLAINT_CHARS = frozenset("疼痛痒疹疮癣痘症疱痰瘤痔疝疖痂瘀疤癌疾瘫痪痫痢疸瘙炎肿")
+_NOT_COMPLAINTS = ("炎热", "炎炎", "臃肿", "肿么", "症结", "痛快", "痛痛快快", "心疼", "疼爱", "痛恨")
+# Name stems of drug classes (沙星, 他汀, -cillin, -sartan …) and dosage forms: a drug the lexicon does not
+# know by name (依巴斯汀, 酮替芬, ebastine) is still medicine.
+_DRUG_STEM = re.compile(
+    "(?:沙星|霉素|西林|头孢|他汀|地平|沙坦|普利|洛尔|替丁|拉唑|司琼|格列|列净|列汀|昔布|洛芬|替尼|单抗|唑仑|西泮|"
+    "噻嗪|替芬|斯汀|庚啶|他定|利嗪|米松|奈德|可的松|康唑|硝唑|萘芬|环素|卡因|溴铵|特罗|亚铁|氨酚|那敏|溴索|胰岛素|"
+    "缓释片|肠溶片|分散片|泡腾片|咀嚼片|含片|滴眼液|滴耳液|滴鼻液|喷雾剂|气雾剂|注射液|混悬液|口服溶液|栓剂|搽剂)"
+    r"|\b[a-z]{3,}(?:cillin|mycin|floxacin|statin|dipine|sartan|pril|olol|tidine|prazole|conazole|setron|triptan|"
+    r"gliptin|gliflozin|afil|oxetine|pramine|tadine|cycline|profen|coxib|parin|semide|thiazide|terol|dronate|navir|"
+    r"ciclovir|cyclovir|lukast|tropium|zepam|zolam|barbital|fenac|olone|asone|isone|triptyline|azepine|mab|tinib)\b"
+)
+_SENSATIONS = {"疼": "pain", "痛": "pain", "酸": "muscle_pain", "痒": "itchy_skin", "肿": "pain"}
+_BODY_SENSATION = re.compile("(?:里|上|有点|有些|好|很|特别|老是|一直|总是)?([疼痛酸痒肿])")
+# A late hour is a hurry (晚上11点, 凌晨2点, 11点了): pharmacies are closed, the delivery is what counts.
+_LATE_HOUR = re.compile(
+    r"(?:晚上|夜里|夜间|半夜|深夜|凌晨)\s*(?:\d{1,2}|[一二两三四五六七八九十]{1,3})\s*点|(?<!\d)(?:1[0-2]|[0-4])\s*点了"
+)
+# Shop words for a product's style or grade: 头疼款 (a "headache" design), 发烧级 (audiophile grade).
+_STYLE_WORDS = ("款", "同款", "图案", "造型", "风格", "印花", "表情包", "级")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +123,10 @@ class Analysis:
     red_flags: tuple[RedFlag, ...]
     corrections: tuple[Correction, ...]
     terms: tuple[str, ...]  # the retrieval terms: see query_terms
+    # The query ends in a non-medical word: its head noun in Chinese and English alike ("cold brew
+    # coffee", "止咳糖浆味 汽水"), so the words before it only describe a shop product.
+    non_medical_head: bool = False
+    complaints: tuple[str, ...] = ()  # illness characters (疼, 痒, 炎 …) outside the words recognised
 
 
 def _resolve(matches: list[TermMatch]) -> list[TermMatch]:
@@ -143,9 +174,12 @@ def _split_pinyin(word: str, lexicon: Lexicon) -> list[TermMatch] | None:
 def _typos(text: str, matches: list[TermMatch], lexicon: Lexicon) -> tuple[list[TermMatch], list[Correction]]:
     # Persons and body parts (头, 宝宝) sit inside the words people mistype (头腾): they do not block.
     covered = [(m.start, m.end) for m in matches if any(e.kind not in (BODY, PERSON) for e in m.entries)]
+    # Generic words (用药, 医生) sit inside the longer words people mistype (极用药 for 急用药): a
+    # window that holds one whole may still be corrected; a drug or symptom found exactly may not.
+    named = [(m.start, m.end) for m in matches if any(e.kind in (DRUG, SYMPTOM) for e in m.entries)]
 
     def free(start: int, end: int) -> bool:
-        return not any(s < end and start < e for s, e in covered)
+        return not any(s < end and start < e and ((s, e) in named or not (start <= s and e <= end)) for s, e in covered)
 
     found: list[TermMatch] = []
     corrections: list[Correction] = []
@@ -164,13 +198,51 @@ def _typos(text: str, matches: list[TermMatch], lexicon: Lexicon) -> tuple[list[
             covered.append((word.start(), word.end()))
         elif term := lexicon.correct_latin(word.group()):
             accept(word.group(), term, word.start(), word.end())
+    words = lexicon.word_spans(text)
     for run in _HAN_RUN.finditer(text):
         for size in range(min(6, len(run.group())), 1, -1):
             for start in range(run.start(), run.end() - size + 1):
                 window = text[start : start + size]
-                if free(start, start + size) and not lexicon.is_word(window) and (term := lexicon.correct_zh(window)):
+                if (
+                    free(start, start + size)
+                    and not lexicon.is_word(window)
+                    and not _inside_word(start, start + size, words)
+                    and (term := lexicon.correct_zh(window))
+                ):
                     accept(window, term, start, start + size)
     return found, corrections
+
+
+def _inside_word(start: int, end: int, words: list[tuple[int, int]]) -> bool:
+    """Whether ``[start, end)`` is part of a longer word the segmenter found (食机 in 辅食机): not a slip."""
+    return any(a <= start and end <= b and b - a > end - start for a, b in words)
+
+
+def _head_is_non_medical(text: str, matches: list[TermMatch]) -> bool:
+    """Whether the query's head noun is a shop word: its last word, or in English the last word before
+    "for"/"with" ("eye mask for sleeping", "cold brew coffee", "发烧友 耳机")."""
+    end = len(text)
+    if text.isascii() and (cut := re.search(r" (?:for|with|in|from) ", text)):
+        end = cut.start()
+    last = [m for m in matches if m.end <= end]
+    return bool(last) and last[-1].end == end and any(e.kind == NON_MEDICAL for e in last[-1].entries)
+
+
+def _complaints(text: str, matches: list[TermMatch]) -> tuple[str, ...]:
+    spans = [(m.start, m.end) for m in matches]
+    found = []
+    for i, char in enumerate(text):
+        if char not in _COMPLAINT_CHARS or any(s <= i < e for s, e in spans):
+            continue
+        if any(text.startswith(w, j) for w in _NOT_COMPLAINTS for j in range(max(0, i - len(w) + 1), i + 1)):
+            continue
+        found.append(char)
+    return _unique(found)
+
+
+def _describes_product(text: str, match: TermMatch) -> bool:
+    """A word directly followed by a style word names a product's look, not a complaint (头疼款, 发烧级)."""
+    return text.startswith(_STYLE_WORDS, match.end)
 
 
 def _ages(text: str) -> list[str]:
@@ -203,15 +275,38 @@ def analyze(query: str, lexicon: Lexicon) -> Analysis:
     by_kind: dict[str, list[str]] = {PERSON: [], BODY: [], URGENCY: [], CONSULT: [], NON_MEDICAL: [], MEDICAL: []}
     symptom_starts = {m.start for m in matches if any(e.kind == SYMPTOM for e in m.entries)}
     for match in matches:
-        # One character (头, 胃) is a body part only as a symptom's first character or a word of its own.
+        # One character (头, 胃) is a body part only as a symptom's first character or a word of its own;
+        # 急 is urgency only as a word of its own (药 急), not inside 急性 or 急救.
         lone = len(match.term) == 1 and match.start not in symptom_starts and match.term not in tokens
+        alone = len(match.term) > 1 or match.term in tokens
+        styled = _describes_product(text, match)
         for entry in match.entries:
             if entry.kind == DRUG:
                 drugs.setdefault(entry.value, DrugHit(entry.value, match.term, entry.how))
-            elif entry.kind == SYMPTOM:
+            elif entry.kind == SYMPTOM and not styled:
                 symptoms.setdefault(entry.value, SymptomHit(entry.value, match.term))
-            elif not (entry.kind == BODY and lone):
+            elif entry.kind == URGENCY and not alone:
+                continue
+            elif entry.kind not in (SYMPTOM, BODY) or (entry.kind == BODY and not lone and not styled):
                 by_kind[entry.kind].append(entry.value)
+    if not symptoms:
+        # A body part the lexicon has no complaint word for, then a pain or itch (手腕好疼, 耳朵里痒).
+        for match in matches:
+            sensed = _BODY_SENSATION.match(text, match.end) if any(e.kind == BODY for e in match.entries) else None
+            if (
+                sensed
+                and not text.startswith(_STYLE_WORDS, sensed.end())
+                and not any(text.startswith(w, match.start) for w in _NOT_COMPLAINTS)
+                and not any(m.start < sensed.end() <= m.end and m is not match for m in matches)
+            ):
+                code = _SENSATIONS[sensed.group(1)]
+                symptoms.setdefault(code, SymptomHit(code, match.term + sensed.group()))
+    if temperature := _FEVER_TEMPERATURE.search(text):
+        symptoms.setdefault(_FEVER, SymptomHit(_FEVER, temperature.group()))
+    if late := _LATE_HOUR.search(text):
+        by_kind[URGENCY].append(late.group())
+    if not drugs and (stem := _DRUG_STEM.search(text)):
+        by_kind[MEDICAL].append(stem.group())
     persons = by_kind[PERSON] + _ages(text)
     analysis = Analysis(
         raw=query if isinstance(query, str) else "",
@@ -229,6 +324,8 @@ def analyze(query: str, lexicon: Lexicon) -> Analysis:
         red_flags=tuple(scan_normalized(text)),
         corrections=tuple(dict.fromkeys(corrections)),
         terms=(),
+        non_medical_head=_head_is_non_medical(text, matches),
+        complaints=_complaints(text, matches),
     )
     return replace(analysis, terms=_search_terms(analysis, lexicon))
 

@@ -10,9 +10,12 @@ Rules over an :class:`~yaodao.search.analyze.Analysis`, first match wins:
    ``non_medical`` ("手机壳 马上要" is a shop query).
 4. ``consult``: consult words (问医生, 在线问诊, pharmacist …).
 5. ``drug``: a drug named (exact, synonym, pinyin, initials or a corrected typo).
-6. ``symptom``: a symptom or condition named; a body part alone counts as a weak symptom query.
-7. ``drug`` with low confidence: only generic medicine words (药店, medicine).
-8. ``non_medical``: marketplace words and no medical evidence; and, with low confidence, nothing
+6. ``non_medical`` when the query ends in a marketplace word and names no drug: the last word is the
+   head noun ("cold brew coffee", "发烧友 耳机", "药丸 形状 抱枕"), what comes before describes it.
+7. ``symptom``: a symptom or condition named; a body part or an illness character (疼, 痒, 炎) alone
+   counts as a weak symptom query.
+8. ``drug`` with low confidence: only generic medicine words (药店, medicine).
+9. ``non_medical``: marketplace words and no medical evidence; and, with low confidence, nothing
    recognised at all: the marketplace is the default.
 
 Confidence is a calibrated-by-hand score in [0, 1]: exact names score higher than initials or typos,
@@ -71,10 +74,14 @@ def _decide(a: Analysis) -> tuple[str, float]:
         return CONSULT, 0.9 - penalty
     if a.drugs:
         return DRUG, max(_HOW_CONFIDENCE.get(d.how, 0.7) for d in a.drugs) - penalty
+    if a.non_medical_head and (a.symptoms or a.body_parts or a.medical):
+        # "cold brew coffee", "cough drop candy flavor soda", "pill organizer box": the last word is
+        # the product sought.
+        return NON_MEDICAL, 0.6
     if a.symptoms:
         typo_only = all(s.term in {c.term for c in a.corrections} for s in a.symptoms)
         return SYMPTOM, (0.7 if typo_only else 0.9) - penalty
-    if a.body_parts and not a.non_medical:
+    if (a.body_parts or a.complaints) and not a.non_medical:
         return SYMPTOM, 0.5
     if a.medical and not a.non_medical:
         return DRUG, 0.5

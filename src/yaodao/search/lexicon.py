@@ -42,7 +42,8 @@ DRUG, SYMPTOM, PERSON, BODY = "drug", "symptom", "person", "body"
 URGENCY, CONSULT, MEDICAL, NON_MEDICAL = "urgency", "consult", "medical", "non_medical"
 EXACT, SYNONYM, PINYIN, INITIALS, TYPO = "exact", "synonym", "pinyin", "initials", "typo"
 _HOW_RANK = {EXACT: 0, SYNONYM: 1, PINYIN: 2, INITIALS: 3, TYPO: 4}
-_PINYIN_KINDS = frozenset({DRUG, SYMPTOM, PERSON, URGENCY, CONSULT, MEDICAL})
+# Shop words get their pinyin too, so "kafei" (咖啡) is a shop word and not a typo of a drug (dafei).
+_PINYIN_KINDS = frozenset({DRUG, SYMPTOM, PERSON, URGENCY, CONSULT, MEDICAL, NON_MEDICAL})
 
 # Kinds whose terms tolerate typos, and whose terms of three or more characters are also found by
 # their pinyin initials (blf, jyy for 急用药, zxwz for 在线问诊).
@@ -51,6 +52,7 @@ _INITIALS_KINDS = frozenset({DRUG, CONSULT, URGENCY})
 TYPO_SCORE_CUTOFF = 85  # rapidfuzz ratio for English and pinyin typos
 _MIN_TYPO_LATIN = 4
 _MIN_TYPO_ZH = 3
+_COMMON_WORD_FREQ = 50  # jieba dictionary count from which a two-character string is a real word
 _MAX_NGRAM = 6
 _JIEBA_FREQ = 200_000  # high enough that jieba keeps catalogue words whole
 
@@ -351,18 +353,27 @@ class Lexicon:
         """The drug or symptom word a Latin typo most likely meant (``paracetmol`` → ``paracetamol``)."""
         if len(word) < _MIN_TYPO_LATIN or word in self.terms or word in self.stopwords or not word.isalpha():
             return None
-        choices = [t for n in range(len(word) - 2, len(word) + 3) for t in self._latin_vocab.get(n, ())]
+        # People rarely mistype the first letter; an everyday word one letter off a medical one is not a
+        # slip for it ("ever" is not "fever", "kafei" not "dafei").
+        first = word[0]
+        choices = [
+            t for n in range(len(word) - 2, len(word) + 3) for t in self._latin_vocab.get(n, ()) if t[0] == first
+        ]
         best = process.extractOne(word, choices, scorer=fuzz.ratio, score_cutoff=TYPO_SCORE_CUTOFF)
         if best:
             return str(best[0])
         # Short words: the ratio punishes one slip too hard (docter, docotr); allow one edit or swap.
-        near = [t for n in (len(word) - 1, len(word), len(word) + 1) for t in self._latin_vocab.get(n, ())]
+        near = [
+            t for n in (len(word) - 1, len(word), len(word) + 1) for t in self._latin_vocab.get(n, ()) if t[0] == first
+        ]
         closest = process.extractOne(word, near, scorer=OSA.distance, score_cutoff=1) if len(word) >= 5 else None
         if closest:
             return str(closest[0])
         # Long initials are specific enough to survive one slip (dyxajjf for dyxajf, 对乙酰氨基酚).
         if len(word) >= 6:
-            initials = [t for n in (len(word) - 1, len(word), len(word) + 1) for t in self._initials.get(n, ())]
+            initials = [
+                t for n in (len(word) - 1, len(word), len(word) + 1) for t in self._initials.get(n, ()) if t[0] == first
+            ]
             found = process.extractOne(word, initials, scorer=OSA.distance, score_cutoff=1)
             return str(found[0]) if found else None
         return None
@@ -370,6 +381,10 @@ class Lexicon:
     def is_word(self, text: str) -> bool:
         """Whether jieba's dictionary knows ``text`` as a word (出冷汗 is a word, 布落芬 is not)."""
         return bool(self._tokenizer().FREQ.get(text, 0))
+
+    def word_spans(self, text: str) -> list[tuple[int, int]]:
+        """Where jieba's default mode (dictionary and HMM for unknown words) puts the words of ``text``."""
+        return [(start, end) for _, start, end in self._tokenizer().tokenize(text)]
 
     def correct_zh(self, window: str) -> str | None:
         """A Chinese drug or symptom term one character away from ``window`` (``布落芬`` → ``布洛芬``)."""
@@ -379,9 +394,26 @@ class Lexicon:
         if len(window) < _MIN_TYPO_ZH:
             # Two characters: only a same-sounding slip of the pinyin keyboard (头腾 → 头疼), not any character.
             candidates = {t for t in candidates if len(t) == 2 and _sounds_alike(window, t)}
+        elif len(window) == _MIN_TYPO_ZH:
+            # Three characters of everyday words are often another everyday phrase (吃完了 is not a slip
+            # for 吃多了, 一直流 not for 一直咳): a non-drug term must sound alike (肚子腾 → 肚子疼). Drug
+            # names are distinctive enough that any one wrong character is a slip (阿莫西琳).
+            candidates = {t for t in candidates if self.terms[t][0].kind == DRUG or _sounds_alike(window, t)}
+        # A slip of the pinyin keyboard sounds alike (对乙酰胺基酚); any other slip makes a non-word: when
+        # the typed character forms a common word with its neighbour (冰箱贴 is not 冰宝贴, 喉咙发出 not
+        # 喉咙发炎), the window says something else.
+        candidates = {t for t in candidates if not self._forms_word(window, t) or _sounds_alike(window, t)}
         if not candidates:
             return None
         return min(candidates, key=lambda t: (self.terms[t][0].kind != DRUG, t))
+
+    def _forms_word(self, window: str, term: str) -> bool:
+        freq = self._tokenizer().FREQ
+        for i, (typed, meant) in enumerate(zip(window, term, strict=True)):
+            if typed != meant:
+                pairs = (window[max(0, i - 1) : i + 1], window[i : i + 2])
+                return any(len(p) == 2 and freq.get(p, 0) >= _COMMON_WORD_FREQ for p in pairs)
+        return False
 
     def segment(self, text: str) -> list[str]:
         """jieba search-mode tokens (``布洛芬缓释胶囊`` → ``缓释 胶囊 布洛芬 布洛芬缓释胶囊``), blanks dropped.
@@ -419,11 +451,29 @@ class Lexicon:
 
 
 def _sounds_alike(a: str, b: str) -> bool:
-    """Same toneless pinyin, character by character (头腾 ~ 头疼), allowing any reading of either."""
-    return all(
-        set(pinyin(x, style=Style.NORMAL, heteronym=True)[0]) & set(pinyin(y, style=Style.NORMAL, heteronym=True)[0])
-        for x, y in zip(a, b, strict=True)
-    )
+    """Same toneless pinyin, character by character (头腾 ~ 头疼), allowing any reading of either and the
+    fuzzy sounds pinyin keyboards offer (z/zh, c/ch, s/sh, n/l, an/ang, en/eng, in/ing: 拉肚纸 ~ 拉肚子)."""
+    return all(_fuzzy_readings(x) & _fuzzy_readings(y) for x, y in zip(a, b, strict=True))
+
+
+_FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("l", "n"))
+_FUZZY_FINALS = (("ang", "an"), ("eng", "en"), ("ing", "in"))
+
+
+@lru_cache(maxsize=8192)
+def _fuzzy_readings(char: str) -> frozenset[str]:
+    readings = set()
+    for reading in pinyin(char, style=Style.NORMAL, heteronym=True)[0]:
+        for long, short in _FUZZY_INITIALS:
+            if reading.startswith(long):
+                reading = short + reading[len(long) :]
+                break
+        for long, short in _FUZZY_FINALS:
+            if reading.endswith(long):
+                reading = reading[: -len(long)] + short
+                break
+        readings.add(reading)
+    return frozenset(readings)
 
 
 def _entry_order(item: tuple[tuple[str, str], str]) -> tuple[int, int, str]:

@@ -251,3 +251,73 @@ def test_pinyin_typed_in_any_grouping_is_matched() -> None:
 
 def test_a_swapped_letter_in_chest_is_still_chest() -> None:
     assert [f.code for f in detect_red_flags("chset pain")] == ["chest_pain"]
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("出生40天的宝宝发烧", "sick_child"),
+        ("2个月大的宝宝发烧了", "sick_child"),
+        ("宝宝才20天 发烧38度", "sick_child"),
+        ("my 10 week old has a temperature", "sick_child"),
+        ("baby 5 weeks old temperature 38", "sick_child"),
+    ],
+)
+def test_a_baby_under_three_months_with_a_fever_is_flagged_from_any_stated_age(text: str, code: str) -> None:
+    assert code in codes(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["3个月大宝宝发烧", "宝宝发烧3天", "宝宝3天没大便 发烧", "孩子2周岁 发烧39度", "13个月宝宝发烧"]
+)
+def test_an_age_of_three_months_or_more_or_a_duration_is_not_a_young_infant(text: str) -> None:
+    assert "sick_child" not in codes(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("took 25 paracetamol tablets", "overdose"),
+        ("吃了半瓶降压药", "overdose"),
+        ("吃了一把安眠药", "overdose"),
+        ("she took a whole bottle of tylenol", "overdose"),
+        ("手被刀割了 血一直流止不住", "bleeding"),
+        ("咳血 一大口一大口的", "bleeding"),
+        ("突然左半边身子没知觉", "stroke"),
+        ("说话突然说不清楚了 嘴也歪", "stroke"),
+        ("我妈突然站不稳 说话含含糊糊", "stroke"),
+        ("突然一只眼睛看不见了", "stroke"),
+        ("sudden worst headache ever", "stroke"),
+        ("突然胸口撕裂样疼到后背", "chest_pain"),
+        ("胸口一阵阵绞痛 出汗", "chest_pain"),
+        ("孩子发高烧 抽了", "seizure"),
+        ("宝宝抽筋了 眼睛上翻", "seizure"),
+        ("宝宝全身发紫", "breathing"),
+        ("呼吸的时候喉咙发出呼噜声 喘不上来", "breathing"),
+        ("从三楼掉下来了", "head_injury_trauma"),
+        ("活着好痛苦 想结束", "suicide"),
+        ("想跳河", "suicide"),
+        ("my friend is talking about killing himself", "suicide"),
+        ("taking all my pills tonight to end it", "suicide"),
+    ],
+)
+def test_red_flags_in_everyday_wording_are_flagged(text: str, code: str) -> None:
+    assert code in codes(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "drank a whole bottle of wine",
+        "宝宝发烧 抽了血 验血",
+        "活着好累 想离开这座城市",
+        "小腿抽筋",
+        "咳嗽不停",
+        "流鼻血",
+        "took 3 ibuprofen tablets",
+        "胸口的纹身有点疼",
+        "突然摔倒 膝盖破了",
+    ],
+)
+def test_the_everyday_wording_rules_leave_ordinary_complaints_alone(text: str) -> None:
+    assert codes(text) == []
