@@ -10,9 +10,9 @@ does, each synthetic variant by about 5% of stores. Queries are the repository's
 
 For each engine it reports in-process latency of the real search (analysis, intent, retrieval,
 ranking and availability) and of the baseline (a plain ILIKE scan over names plus the same
-availability lookup), the build and index time, the process's peak resident memory, and on
-SQLite the HTTP throughput of /api/search under a bounded load from a second process on
-loopback. Ends with one line of key=value pairs.
+availability lookup), the build and index time, the process's peak resident memory, and the
+HTTP throughput of /api/search (a `yaodao run` on the same database) under a bounded load from
+a second process on loopback. Ends with one line of key=value pairs.
 """
 
 from __future__ import annotations
@@ -254,14 +254,16 @@ def main() -> None:
                 f"{name}_p99_ms": f"{figures['p99_ms']:.2f}",
                 f"{name}_like_p50_ms": f"{figures['like_p50_ms']:.2f}",
             }
-            if name == "sqlite":
+            if args.http_seconds > 0:
                 http = http_throughput(url, queries, args.http_seconds, args.concurrency)
                 print(
                     f"    HTTP /api/search: {http['rps']:.0f} req/s over {http['seconds']:.0f} s with "
                     f"{args.concurrency} connections, p50 {http['p50_ms']:.1f} ms, p99 {http['p99_ms']:.1f} ms, "
                     f"errors {int(http['errors'])}"
                 )
-                summary |= {"http_rps": f"{http['rps']:.0f}", "http_p99_ms": f"{http['p99_ms']:.1f}"}
+                # SQLite keeps the key names it has always had (http_rps, http_p99_ms).
+                prefix = "http" if name == "sqlite" else f"{name}_http"
+                summary |= {f"{prefix}_rps": f"{http['rps']:.0f}", f"{prefix}_p99_ms": f"{http['p99_ms']:.1f}"}
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\n  memory: max resident set {rss_mb:.0f} MiB (this process: both engines' data, indexes and caches)")
     summary |= {"rss_mib": f"{rss_mb:.0f}"}

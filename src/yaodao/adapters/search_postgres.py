@@ -183,7 +183,8 @@ class PostgresSearchIndex:
                 f"WHERE name LIKE CAST(:like_{i} AS text) ESCAPE '\\'"
             )
         sql = _SEARCH.format(parts=", ".join(parts), substrings="\n    ".join(substrings))
-        with self._engine.connect() as conn:
+        # One statement, so no transaction around it: no BEGIN and no ROLLBACK round trip.
+        with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             rows = conn.execute(text(sql), params).all()
         return [Hit(product_id=str(r[0]), score=float(r[1])) for r in rows]
 

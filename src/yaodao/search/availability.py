@@ -307,7 +307,7 @@ class AvailabilityIndex:
         reach_km = self._travel.max_reach_km(budget, at)
         rings = self._disk_radius(reach_km)
         origin = h3int.latlng_to_cell(address.lat, address.lng, self._params.h3_resolution)
-        holders, stock, buckets = self._holders, self._stock, self._buckets
+        holders, buckets = self._holders, self._buckets
         pending = set(wanted)
         fleet = self._fleet_at(at)
         basis = MODEL if fleet is None else FLEET
@@ -317,13 +317,19 @@ class AvailabilityIndex:
         def visit(candidates: Iterable[int]) -> None:
             fresh = [i for i in candidates if i not in seen]
             seen.update(fresh)
-            for found in self._exact_keys(fresh, address, at, local, horizon, reach_km, fleet):
-                held = stock[found[4]]
-                for product_id in pending:  # the page's few products, not the store's hundreds
-                    if product_id in held:
+            # Best first: each product's best offer here is the first of these that holds it, and the
+            # nearest stores hold most of a page, so most products look at a few entries.
+            found = sorted(self._exact_keys(fresh, address, at, local, horizon, reach_km, fleet))
+            if not found:
+                return
+            for product_id in pending:
+                held_by = holders[product_id]
+                for key in found:
+                    if key[4] in held_by:
                         current = best.get(product_id)
-                        if current is None or found < current:
-                            best[product_id] = found
+                        if current is None or key < current:
+                            best[product_id] = key
+                        break
 
         rest: set[int] = set().union(*(holders[p] for p in pending))
         for k in range(rings + 1):
