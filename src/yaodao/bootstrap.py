@@ -12,6 +12,8 @@ import structlog
 from sqlalchemy import Engine
 
 from yaodao.adapters.db.engine import build_engine
+from yaodao.adapters.db.follower import OutboxFollower
+from yaodao.adapters.db.leases import Leases, build_leases
 from yaodao.adapters.db.outbox import OutboxRelay
 from yaodao.adapters.db.uow import UnitOfWork
 from yaodao.adapters.dispatch_worker import DispatchWorker
@@ -116,6 +118,11 @@ class AvailabilityCache:
         with self._lock:
             self._indexes.pop(message.get("city_id") or "", None)
 
+    def forget_all(self) -> None:
+        """Drop every city's index (events may have been missed): each is rebuilt on next use."""
+        with self._lock:
+            self._indexes.clear()
+
 
 @dataclass
 class Container:
@@ -131,6 +138,7 @@ class Container:
     extras: dict[str, Any] = field(default_factory=dict)
     dispatcher: DispatchWorker | None = None  # the live dispatcher's loops, one per city
     offers: OfferWorker | None = None  # the live matcher offering waiting consultations to doctors
+    leases: Leases | None = None  # which process relays (SQLite) and runs the loops above, of several
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
         return UnitOfWork(self.engine, self.clock, read_only=read_only, after_commit=self.relay.wake)
@@ -167,6 +175,8 @@ class Container:
     def close(self) -> None:
         self.stop_dispatcher()
         self.relay.stop()
+        if self.leases is not None:
+            self.leases.release_all()  # another process takes the relay and the loops over at its next pass
         payments = self.extras.pop("payments", None)
         close_wallet = getattr(getattr(payments, "provider", None), "close_connections", None)
         if close_wallet is not None:
@@ -228,7 +238,10 @@ def bootstrap(
     clock = clock or SystemClock()
     engine = build_engine(settings.database_url)
     bus = MessageBus()
-    relay = OutboxRelay(engine, bus, clock)
+    # Caches below follow every committed event, whichever process relayed it (see follower.py).
+    follower = OutboxFollower(engine, bus, on_lost=lambda: forget_caches())
+    leases = build_leases(engine)  # which process relays (SQLite) and runs each background loop
+    relay = OutboxRelay(engine, bus, clock, follower=follower, leases=leases)
 
     def uow_factory(*, read_only: bool = False) -> UnitOfWork:
         return UnitOfWork(engine, clock, read_only=read_only, after_commit=relay.wake)
@@ -236,10 +249,10 @@ def bootstrap(
     extra_cities = {c.id: c for c in (load_city_from_dir(d) for d in settings.city_dirs)}
     cities = DbCityRegistry(uow_factory, extra_cities)
     availability = AvailabilityCache(uow_factory, cities, AvailabilityParams())
-    bus.subscribe("catalog.stock_changed", availability.on_stock_changed)
-    bus.subscribe("catalog.pharmacy_saved", availability.forget)
-    bus.subscribe("catalog.city_saved", availability.forget)
-    bus.subscribe("catalog.city_saved", lambda m: cities.forget(m.get("city_id")))
+    bus.subscribe("catalog.stock_changed", availability.on_stock_changed, every_process=True)
+    bus.subscribe("catalog.pharmacy_saved", availability.forget, every_process=True)
+    bus.subscribe("catalog.city_saved", availability.forget, every_process=True)
+    bus.subscribe("catalog.city_saved", lambda m: cities.forget(m.get("city_id")), every_process=True)
 
     def load_products() -> list[Product]:
         with uow_factory(read_only=True) as uow:
@@ -253,7 +266,15 @@ def bootstrap(
     def reindex(_: Message) -> None:
         search.reindex()
 
-    bus.subscribe("catalog.product_saved", reindex)
+    # Every process holds its own catalog snapshot; rewriting the stored index again is a no-op.
+    bus.subscribe("catalog.product_saved", reindex, every_process=True)
+
+    def forget_caches() -> None:
+        availability.forget_all()
+        cities.forget()
+        search.reindex()
+
+    follower.start_at_end()  # before any cache is built: each is built from the database after this
     container = Container(
         settings=settings,
         engine=engine,
@@ -272,12 +293,15 @@ def bootstrap(
             tick_s=settings.dispatch_tick_s,
             seed=settings.seed,
             on_fleet=availability.on_fleet,
+            leases=leases,
         ),
         offers=OfferWorker(
             uow_factory=uow_factory,
             tick_s=settings.offer_tick_s,
             params=OfferParams(offer_seconds=settings.offer_seconds, seed=settings.seed),
+            leases=leases,
         ),
+        leases=leases,
     )
     # An order that closes unfulfilled after payment is refunded as soon as its event is relayed.
     from yaodao.payments.refunds import subscribe_auto_refunds

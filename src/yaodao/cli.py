@@ -1,4 +1,11 @@
-"""The command line: ``yaodao run | seed | db upgrade | db downgrade | db current``."""
+"""The command line: ``yaodao run | seed | db upgrade | db downgrade | db current``.
+
+``yaodao run --workers N`` (or ``YAODAO_WORKERS``) serves with N processes: the interpreter lock
+holds one process to one core. The parent migrates and seeds once, then uvicorn starts N workers,
+each calling ``worker_app`` to bootstrap its own container; their caches follow the outbox (see
+``adapters/db/follower.py``) and their background loops share the work by leases
+(``adapters/db/leases.py``).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,8 @@ from typing import TYPE_CHECKING
 import structlog
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from yaodao.settings import Settings
 
 
@@ -30,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--host", default=None)
     run.add_argument("--port", type=int, default=None)
     run.add_argument("--no-seed", action="store_true", help="do not seed an empty database")
+    run.add_argument("--workers", type=int, default=None, help="server processes (default: YAODAO_WORKERS, 1)")
     seed = sub.add_parser("seed", help="migrate and seed the Hangzhou pilot (idempotent)")
     seed.add_argument("--city", default="hangzhou")
     ev = sub.add_parser("eval", help="measure quality against a labelled set")
@@ -71,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     db.add_argument("action", choices=["upgrade", "downgrade", "current"])
     db.add_argument("revision", nargs="?", default=None, help="target revision (upgrade: head, downgrade: -1)")
     args = parser.parse_args(argv)
+    if args.command == "run" and args.workers is not None and not 1 <= args.workers <= 64:
+        parser.error("--workers must be between 1 and 64")
 
     settings = Settings()
     _configure_logging(settings.log_json)
@@ -131,11 +143,29 @@ def main(argv: list[str] | None = None) -> int:
 
     host = args.host or settings.host
     port = args.port or settings.port
+    workers = settings.workers if args.workers is None else args.workers
     if settings.wallet_mode == "sandbox" and settings.wallet_serve:
         _start_sandbox_wallet(settings)
     print(f"yaodao is serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)", flush=True)
-    uvicorn.run(create_app(container), host=host, port=port, log_level="info")
+    if workers == 1:
+        uvicorn.run(create_app(container), host=host, port=port, log_level="info")
+        return 0
+    # Migrated and seeded once, here; each worker process bootstraps its own container (worker_app).
+    container.close()
+    print(f"serving with {workers} worker processes", flush=True)
+    uvicorn.run("yaodao.cli:worker_app", factory=True, workers=workers, host=host, port=port, log_level="info")
     return 0
+
+
+def worker_app() -> FastAPI:
+    """The application of one server process of `yaodao run --workers N`, built from the environment."""
+    from yaodao.bootstrap import bootstrap
+    from yaodao.settings import Settings
+    from yaodao.web.app import create_app
+
+    settings = Settings()
+    _configure_logging(settings.log_json)
+    return create_app(bootstrap(settings))
 
 
 def _start_sandbox_wallet(settings: Settings) -> None:

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     id_number_pepper: str = DEV_SECRET
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Server processes of `yaodao run` (one uses one core): each its own container on the same database.
+    workers: int = Field(default=1, ge=1, le=64)
     cookie_secure: bool | None = None  # default: on in production, off on http://127.0.0.1
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
     bearer_days: int = Field(default=30, ge=1, le=365)

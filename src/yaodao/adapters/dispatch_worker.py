@@ -11,6 +11,11 @@ After each tick the couriers the tick planned with are handed to ``on_fleet`` as
 ``dispatch.fleet.FleetView`` (who can take new work, from when and where), so the promise quoted
 at checkout and on the landing page follows the live fleet. A failing listener is logged; the
 tick's writes stand.
+
+With several server processes on one database, each city's loop runs in one of them: before each
+tick the loop asks its ``Leases`` for ``dispatch:<city>`` and skips the tick while another process
+holds it (see ``adapters/db/leases.py``). A hand-run tick (``run_tick``) is not leased. Only the
+leading process learns each tick's fleet; the others quote from the travel model.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import structlog
 
 from yaodao.accounts.model import AuditRecord
 from yaodao.accounts.policy import Action, Actor, Scope, allowed, authorize
+from yaodao.adapters.db.leases import Leases
 from yaodao.adapters.db.uow import UnitOfWork
 from yaodao.dispatch.events import DeliveryAssigned, DeliveryUnassigned
 from yaodao.dispatch.fleet import FleetParams, FleetView, fleet_couriers
@@ -180,8 +186,10 @@ class DispatchWorker:
         seed: int = 0,
         params: PlannerParams | None = None,
         on_fleet: FleetListener | None = None,
+        leases: Leases | None = None,
     ) -> None:
         self._uow = uow_factory
+        self._leases = leases  # None: this process runs every city's loop
         self._cities = cities
         self._city_ids = city_ids
         self._clock = clock
@@ -237,10 +245,15 @@ class DispatchWorker:
     def _loop(self, city_id: str) -> None:
         while not self._stop.is_set():
             try:
-                self.tick_once(city_id)
+                if self.leads(city_id):
+                    self.tick_once(city_id)
             except Exception:  # one bad tick must not stop the city's dispatching
                 log.exception("dispatch_tick_failed", city=city_id)
             self._stop.wait(self._tick_s)
+
+    def leads(self, city_id: str) -> bool:
+        """Whether this process runs ``city_id``'s ticks now (another process may hold its lease)."""
+        return self._leases is None or self._leases.hold(f"dispatch:{city_id}")
 
     def stop(self) -> None:
         self._stop.set()

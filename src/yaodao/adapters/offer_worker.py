@@ -2,6 +2,9 @@
 
 ``tick`` is one pass (a write transaction of its own), callable from tests and tools; ``OfferWorker``
 runs it in one thread until ``stop()``. A pass that raises is logged and the loop goes on.
+
+The matcher is one across regions, so with several server processes it runs in one of them: each
+pass first asks the ``Leases`` for ``consult-offers`` and is skipped while another process holds it.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections.abc import Callable
 
 import structlog
 
+from yaodao.adapters.db.leases import Leases
 from yaodao.adapters.db.uow import UnitOfWork
 from yaodao.care.offer_services import MatchSummary, match_once
 from yaodao.care.offers import OfferParams
@@ -18,6 +22,7 @@ from yaodao.care.offers import OfferParams
 log = structlog.get_logger(__name__)
 
 UowFactory = Callable[..., UnitOfWork]
+LEASE = "consult-offers"
 
 
 def tick(*, uow_factory: UowFactory, params: OfferParams | None = None) -> MatchSummary:
@@ -31,8 +36,16 @@ def tick(*, uow_factory: UowFactory, params: OfferParams | None = None) -> Match
 class OfferWorker:
     """One background loop, ticking every ``tick_s`` seconds until ``stop()``."""
 
-    def __init__(self, *, uow_factory: UowFactory, tick_s: float = 5.0, params: OfferParams | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        uow_factory: UowFactory,
+        tick_s: float = 5.0,
+        params: OfferParams | None = None,
+        leases: Leases | None = None,
+    ) -> None:
         self._uow = uow_factory
+        self._leases = leases  # None: this process runs the matcher
         self._tick_s = tick_s
         self._params = params or OfferParams()
         self._stop = threading.Event()
@@ -52,7 +65,8 @@ class OfferWorker:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self.tick()
+                if self._leases is None or self._leases.hold(LEASE):
+                    self.tick()
             except Exception:  # one bad pass must not stop the matcher
                 log.exception("offer_tick_failed")
             self._stop.wait(self._tick_s)

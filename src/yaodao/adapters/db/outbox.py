@@ -1,8 +1,15 @@
-"""The outbox relay: publishes committed events to the bus, at least once, in order.
+"""The outbox relay: publishes committed events to the bus's work handlers, at least once, in order.
 
-Several relays may share the table: on PostgreSQL ``FOR UPDATE SKIP LOCKED`` hands each
-row to one of them; on SQLite ``BEGIN IMMEDIATE`` serialises them. Handlers must be
+Several relays may share the table (one per process): on PostgreSQL ``FOR UPDATE SKIP LOCKED``
+hands each row to one of them. On SQLite the relay reads, publishes outside any transaction (a
+work handler writes, and SQLite has one writer) and then marks, so two relays would both publish
+what they read: there one process at a time relays, the holder of the ``outbox-relay`` lease
+(see ``leases.py``; another process takes it over when the holder ends). Handlers must be
 idempotent (they may see an event again after a crash between publish and mark).
+
+The caches of every process need every event, not one process's share: the relay drives this
+process's ``OutboxFollower`` (see ``follower.py``) alongside, waking it with itself after a local
+commit and letting ``drain()`` catch it up, so one process sees its own changes at once.
 """
 
 from __future__ import annotations
@@ -16,15 +23,31 @@ from sqlalchemy import Connection, Engine, RowMapping, select, update
 
 from yaodao.adapters.db import tables as t
 from yaodao.adapters.db.engine import READ_ONLY
+from yaodao.adapters.db.follower import OutboxFollower
+from yaodao.adapters.db.leases import Leases
 from yaodao.kernel.clock import Clock
 from yaodao.messagebus import MessageBus
 
 log = structlog.get_logger(__name__)
 
+RELAY_LEASE = "outbox-relay"
+
 
 class OutboxRelay:
-    def __init__(self, engine: Engine, bus: MessageBus, clock: Clock, *, batch_size: int = 200) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        bus: MessageBus,
+        clock: Clock,
+        *,
+        batch_size: int = 200,
+        follower: OutboxFollower | None = None,
+        leases: Leases | None = None,
+    ) -> None:
         self._engine = engine
+        self.follower = follower
+        self._leases = leases  # SQLite: who relays (None: this process)
+        self._draining = threading.Lock()  # the loop and drain() in one process take turns
         self._bus = bus
         self._clock = clock
         self._batch = batch_size
@@ -32,14 +55,22 @@ class OutboxRelay:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def drain(self) -> int:
-        """Publish every unpublished event; returns how many were published."""
+    def drain(self, *, follow: bool = True) -> int:
+        """Publish every unpublished event, then (``follow``) catch the follower up; returns how many were published.
+
+        The loop passes ``follow=False``: the follower has a loop of its own.
+        """
         total = 0
-        while True:
-            n = self._publish_batch()
-            total += n
-            if n < self._batch:
-                return total
+        if self._engine.dialect.name == "postgresql" or self._leases is None or self._leases.hold(RELAY_LEASE):
+            with self._draining:
+                while True:
+                    n = self._publish_batch()
+                    total += n
+                    if n < self._batch:
+                        break
+        if follow and self.follower is not None:
+            self.follower.catch_up()
+        return total
 
     def _publish_batch(self) -> int:
         stmt = (
@@ -89,12 +120,17 @@ class OutboxRelay:
 
     def wake(self) -> None:
         self._wake.set()
+        if self.follower is not None:
+            self.follower.wake()
 
     def start(self, interval_s: float = 1.0) -> None:
+        if self.follower is not None:
+            self.follower.start(interval_s)
+
         def loop() -> None:
             while not self._stop.is_set():
                 try:
-                    self.drain()
+                    self.drain(follow=False)
                 except Exception:  # keep relaying after a transient database error
                     log.exception("outbox_relay_failed")
                 self._wake.wait(interval_s)
@@ -108,3 +144,5 @@ class OutboxRelay:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(5)
+        if self.follower is not None:
+            self.follower.stop()
