@@ -598,7 +598,8 @@ def main() -> None:
         with running(wallet, dict(os.environ), h.folder / "wallet.log", f"{h.wallet_url}/healthz") as process:
             results = run_levels(h, args, levels, process.pid)
             best = headline(results)
-            profiled_paid = profile_level(h, args.profile_users or best, args)
+            # --profile-seconds 0 skips the profiled level (locust's "-t 0s" would never stop).
+            profiled_paid = profile_level(h, args.profile_users or best, args) if args.profile_seconds > 0 else 0
         checks = invariants(url, sum(f["paid_total"] for f in results.values()) + profiled_paid)
         print(f"\n  invariants: {checks}")
         rows = pgbench_tables(url)

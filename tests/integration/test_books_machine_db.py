@@ -24,7 +24,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -44,6 +44,7 @@ from yaodao.kernel.clock import ManualClock
 from yaodao.kernel.errors import NotFound
 from yaodao.kernel.ids import new_id
 from yaodao.payments import claims, refunds
+from yaodao.payments import services as payment_services
 from yaodao.payments.books import (
     DuplicateClaim,
     OrderAmounts,
@@ -128,9 +129,15 @@ class DbBooks:
         with self._uow() as uow:
             capture = self._capture(uow, payment_id)
             payer = capture.user_id or ""
+            state = pot_state_of(payer, uow.ledger.for_user(payer))
+            # What checkout's accrual reads (indexed aggregates, the term rolled) must agree with the
+            # whole history within a term; the reference model has no later terms.
+            derived = payment_services.pot_state(uow, payer, self._rule, at)
+            if state.term_started_at is None or at - state.term_started_at < timedelta(days=self._rule.term_days):
+                assert derived == state, (derived, state)
             txn = accrue_for_capture(
                 self._rule, capture, uow.ledger.followers(capture.id), txn_id=new_id(), age_years=age_years,
-                payment_kind=payment_kind, pot_state=pot_state_of(payer, uow.ledger.for_user(payer)), at=at,
+                payment_kind=payment_kind, pot_state=state, at=at,
             )  # fmt: skip
             if txn is not None:
                 assert uow.ledger.record(txn)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from factories import WEST_LAKE
-from shop import NEAR, make_shop
+from shop import NEAR, make_shop, race
 from support import Platform
 from yaodao.accounts.model import Role
+from yaodao.accounts.services import resolve_token
 from yaodao.adapters.db import tables as t
+from yaodao.ordering.services import CheckoutLine, CheckoutRequest, checkout
+from yaodao.web.api_orders import CheckoutIn, InFlight, idempotent, order_json, ordering_context
 
 
 @pytest.fixture
@@ -102,3 +108,66 @@ def test_an_order_is_visible_to_its_buyer_and_its_pharmacy_only(platform: Platfo
     assert platform.client.get(f"/api/orders/{order_id}").status_code == 401
     listed = platform.client.get("/api/orders", headers=buyer).json()
     assert order_id in [o["id"] for o in listed["items"]]
+
+
+def test_a_refused_checkout_leaves_its_key_unclaimed_so_a_retry_runs_afresh(
+    platform: Platform, buyer: dict[str, str]
+) -> None:
+    """A refused checkout releases its key: a retry with it, even with another body, runs afresh."""
+    shop = make_shop(platform, stock=1)
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    refused = platform.client.post("/api/orders", json=_body(shop.otc_id, 2), headers={**buyer, **key})
+    assert refused.status_code == 409, refused.text
+    with platform.container.engine.connect() as conn:
+        claims = conn.execute(
+            select(func.count())
+            .select_from(t.idempotency_keys)
+            .where(t.idempotency_keys.c.key == key["Idempotency-Key"])
+        ).scalar_one()
+    assert claims == 0
+    retried = platform.client.post("/api/orders", json=_body(shop.otc_id, 1), headers={**buyer, **key})
+    assert retried.status_code == 201, retried.text
+    assert _orders_of(platform, shop.otc_id) == 1
+
+
+def test_a_key_still_being_answered_gets_a_409_and_creates_nothing(platform: Platform, buyer: dict[str, str]) -> None:
+    shop = make_shop(platform, stock=5)
+    key = uuid.uuid4().hex
+    resolved = resolve_token(uow=platform.container.uow(read_only=True), raw=buyer["Authorization"].split()[1])
+    assert resolved is not None
+    user_id = resolved.actor.user_id or ""
+    body = _body(shop.otc_id)
+    fingerprint = CheckoutIn.model_validate(body).model_dump(mode="json")  # what the route digests
+    digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    with platform.container.uow() as uow:
+        assert uow.idempotency.claim(user_id, "POST /api/orders", key, digest, uow.clock.now())
+        uow.commit()
+    answer = platform.client.post("/api/orders", json=body, headers={**buyer, "Idempotency-Key": key})
+    assert answer.status_code == 409
+    assert answer.json()["code"] == "idempotency_in_flight"
+    assert _orders_of(platform, shop.otc_id) == 0
+
+
+def test_twenty_concurrent_checkouts_with_one_key_create_one_order(platform: Platform, buyer: dict[str, str]) -> None:
+    """Racing retries of one checkout: one order; every other answer is its replay or a 409 while in flight."""
+    shop = make_shop(platform, stock=50)
+    actor = resolve_token(uow=platform.container.uow(read_only=True), raw=buyer["Authorization"].split()[1])
+    assert actor is not None
+    ctx = ordering_context(platform.container)
+    request = CheckoutRequest(lines=(CheckoutLine(shop.otc_id, 1),), location=NEAR, address_text="北山街1号")
+    key = uuid.uuid4().hex
+
+    def attempt(_: int) -> Any:
+        def run() -> tuple[int, dict[str, Any]]:
+            order = checkout(uow=platform.container.uow(), actor=actor.actor, request=request, ctx=ctx)
+            return 201, order_json(order)
+
+        return idempotent(platform.container, actor.actor.user_id, "POST /api/orders", key, {}, run)
+
+    results = race(20, attempt)
+    answered = [r for r in results if not isinstance(r, Exception)]
+    in_flight = [r for r in results if isinstance(r, InFlight)]
+    assert len(answered) + len(in_flight) == 20, [r for r in results if isinstance(r, Exception)]
+    assert {r.status_code for r in answered} == {201}
+    assert len({json.loads(r.body)["id"] for r in answered}) == 1
+    assert _orders_of(platform, shop.otc_id) == 1

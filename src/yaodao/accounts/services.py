@@ -194,11 +194,11 @@ def resolve_token(
     *, uow: UnitOfWorkPort, raw: str, request_id: str | None = None, ip: str | None = None
 ) -> ResolvedToken | None:
     with uow:
-        row = uow.tokens.live(token_hash(raw), uow.clock.now())
-        if row is None:
-            return None
-        user = uow.users.get(row["user_id"])
-    if user is None or user.disabled:
+        found = uow.tokens.live_with_user(token_hash(raw), uow.clock.now())
+    if found is None:
+        return None
+    row, user = found
+    if user.disabled:
         return None
     actor = Actor(
         user_id=user.id,

@@ -12,9 +12,9 @@ resent by the wallet and applied then.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from yaodao.accounts.policy import Action, Actor, Scope, authorize
@@ -73,15 +73,14 @@ def start_payment(*, uow: PaymentsUnitOfWork, actor: Actor, order_id: str, ctx: 
             raise Conflict(f"order {order.id} is {order.status.value}, not awaiting payment", field="order_id")
         if order.expires_at <= now:
             raise Conflict(f"order {order.id} was not paid in time; place it again", field="order_id")
-        payment = uow.payments.for_order(order.id)
-        if payment is None:
-            payment = Payment(
-                id=new_id(), order_id=order.id, user_id=order.user_id, city_id=order.city_id,
-                amount_fen=order.price.total_fen, state=PaymentState.PENDING, created_at=now,
-            )  # fmt: skip
-            if not uow.payments.add(payment, now):
-                payment = uow.payments.for_order(order.id)
-                assert payment is not None
+        payment = Payment(
+            id=new_id(), order_id=order.id, user_id=order.user_id, city_id=order.city_id,
+            amount_fen=order.price.total_fen, state=PaymentState.PENDING, created_at=now,
+        )  # fmt: skip
+        if not uow.payments.add(payment, now):  # the order has its intent already (one per order): reuse it
+            found = uow.payments.for_order(order.id)
+            assert found is not None
+            payment = found
         uow.commit()
     minutes = max(1, int((order.expires_at - now).total_seconds() // 60))
     url = ctx.provider.pay_url(
@@ -146,7 +145,7 @@ def _apply(uow: PaymentsUnitOfWork, note: WalletNotification, ctx: PaymentsConte
     order = uow.orders.get(payment.order_id)
     assert order is not None  # payments reference orders (foreign key)
     now = uow.clock.now()
-    capture = _capture(uow, order, payment, ctx, now)
+    capture, recorded = _capture(uow, order, payment, ctx, now)
     if order.status is OrderStatus.AWAITING_PAYMENT:
         before = order.version
         order.mark_paid(payment.id, payment.amount_fen, now)
@@ -154,7 +153,7 @@ def _apply(uow: PaymentsUnitOfWork, note: WalletNotification, ctx: PaymentsConte
         for event in order.events:
             uow.emit(event)
         order.events.clear()
-        _accrue(uow, order, capture, ctx, now)
+        _accrue(uow, order, capture, ctx, now, followers=() if recorded else None)
         return "paid", SUCCESS
     # Paid after the order expired or was cancelled: the money is captured and owed back.
     return f"paid_late:{order.status.value}", SUCCESS
@@ -162,7 +161,8 @@ def _apply(uow: PaymentsUnitOfWork, note: WalletNotification, ctx: PaymentsConte
 
 def _capture(
     uow: PaymentsUnitOfWork, order: Order, payment: Payment, ctx: PaymentsContext, now: datetime
-) -> LedgerTransaction:
+) -> tuple[LedgerTransaction, bool]:
+    """The payment's capture in the ledger, and whether this call recorded it (False: it was there)."""
     price = order.price
     amounts = OrderAmounts(
         items_fen=price.items_subtotal_fen + price.packaging_fee_fen,
@@ -176,18 +176,26 @@ def _capture(
     if not uow.ledger.record(txn):
         existing = uow.ledger.by_reference(TxnKind.CAPTURE, payment.id)
         assert existing is not None
-        return existing
-    return txn
+        return existing, False
+    return txn, True
 
 
 def _accrue(
-    uow: PaymentsUnitOfWork, order: Order, capture: LedgerTransaction, ctx: PaymentsContext, now: datetime
+    uow: PaymentsUnitOfWork,
+    order: Order,
+    capture: LedgerTransaction,
+    ctx: PaymentsContext,
+    now: datetime,
+    *,
+    followers: Sequence[LedgerTransaction] | None = None,
 ) -> None:
+    """Accrue the capture's cover; ``followers`` may be given when known (a capture recorded just now has none)."""
     user = uow.users.get(order.user_id)
     age = age_on(user.date_of_birth if user else None, now.date())
     if age is None:
         return  # eligibility needs an age (DOMAIN INS2: under 60); no date of birth, no accrual
-    followers = uow.ledger.followers(capture.id)
+    if followers is None:
+        followers = uow.ledger.followers(capture.id)
     try:
         accrual = accrue_for_capture(
             ctx.accrual, capture, followers, txn_id=new_id(), age_years=age, payment_kind=PaymentKind.ORDER,
@@ -200,25 +208,19 @@ def _accrue(
 
 
 def pot_state(uow: PaymentsUnitOfWork, user_id: str, rule: AccrualRule, now: datetime) -> PotState:
-    """The user's pot as the accrual rule sees it, derived from the ledger (the current term only)."""
-    history = uow.ledger.for_user(user_id)
-    accruals = [t for t in history if t.kind is TxnKind.ACCRUAL]
-    if not accruals:
+    """The user's pot as the accrual rule sees it (the current term only), from indexed aggregates.
+
+    Terms follow one another: the first starts at the user's first accrual, each next one at the
+    first accrual at or after the previous term's end. ``accrued`` is the cover accrued in the
+    current term net of clawbacks, never less than what the pot holds. Each step is one indexed
+    query, so the cost does not grow with the user's history.
+    """
+    start = uow.ledger.first_accrual_at(user_id)
+    term = timedelta(days=rule.term_days)
+    while start is not None and now - start >= term:
+        start = uow.ledger.first_accrual_at(user_id, at_or_after=start + term)
+    if start is None:
         return PotState()
-    start = accruals[0].occurred_at
-    while (now - start).days >= rule.term_days:  # terms follow one another from the first accrual
-        later = [t for t in accruals if (t.occurred_at - start).days >= rule.term_days]
-        if not later:
-            return PotState()
-        start = later[0].occurred_at
-    in_term = [t for t in history if t.occurred_at >= start]
-    pot_account = f"pot:{user_id}"
-    accrued = sum(
-        p.amount_fen
-        for t in in_term
-        if t.kind in (TxnKind.ACCRUAL, TxnKind.ACCRUAL_REVERSAL)
-        for p in t.postings
-        if str(p.account) == pot_account
-    )
     balance = uow.ledger.pot_balance(user_id)
+    accrued = uow.ledger.pot_accrued_since(user_id, start)
     return PotState(term_started_at=start, accrued_fen=max(accrued, balance), balance_fen=balance)

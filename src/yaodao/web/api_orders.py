@@ -280,13 +280,7 @@ def idempotent(
     run: Callable[[], tuple[int, dict[str, Any]]],
 ) -> JSONResponse:
     """Run ``run`` once per (account, route, key); replay its answer for the same body."""
-    if principal_id is None:
-        raise NotAuthenticated("sign in first")
-    if key is None or not key.strip():
-        raise DomainError("this request needs an Idempotency-Key header", field="Idempotency-Key")
-    if len(key) > MAX_KEY_LENGTH:
-        raise DomainError(f"Idempotency-Key is at most {MAX_KEY_LENGTH} characters", field="Idempotency-Key")
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    principal_id, key, digest = _checked(principal_id, key, body)
     with container.uow() as uow:
         now = uow.clock.now()
         claimed = uow.idempotency.claim(principal_id, route, key, digest, now)
@@ -307,6 +301,18 @@ def idempotent(
     return JSONResponse(answer, status_code=status)
 
 
+def _checked(principal_id: str | None, key: str | None, body: Any) -> tuple[str, str, str]:
+    """The signed-in principal, the usable key, and the request body's digest; 4xx otherwise."""
+    if principal_id is None:
+        raise NotAuthenticated("sign in first")
+    if key is None or not key.strip():
+        raise DomainError("this request needs an Idempotency-Key header", field="Idempotency-Key")
+    if len(key) > MAX_KEY_LENGTH:
+        raise DomainError(f"Idempotency-Key is at most {MAX_KEY_LENGTH} characters", field="Idempotency-Key")
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return principal_id, key, digest
+
+
 class InFlight(Conflict):
     code = "idempotency_in_flight"
 
@@ -315,7 +321,9 @@ class KeyReused(ValidationFailed):
     code = "idempotency_key_reused"
 
 
-def _replay(row: dict[str, Any], digest: str) -> JSONResponse:
+def _replay(row: dict[str, Any] | None, digest: str) -> JSONResponse:
+    if row is None:
+        raise InFlight("a request with this Idempotency-Key is still being handled", field="Idempotency-Key")
     if row["request_sha256"] != digest:
         raise KeyReused(
             "this Idempotency-Key was used with a different request body; use a new key", field="Idempotency-Key"

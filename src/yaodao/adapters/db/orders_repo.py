@@ -5,6 +5,9 @@ both engines (PostgreSQL re-checks a waiting UPDATE's WHERE on the committed row
 serialises writers with BEGIN IMMEDIATE): stock is reserved with ``quantity - reserved >= n``, a
 prescription filled with ``fills_used < fills_allowed`` inside its validity, a counter raised only
 while it stays within its limit, and an order saved only at the version it was read at.
+
+The statements a paid order runs are built once, at import, with bound parameters: building a
+SQLAlchemy statement and its cache key costs more CPU than PostgreSQL spends running it.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Table, and_, case, func, insert, select, update
+from sqlalchemy import Connection, Executable, RowMapping, Table, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from yaodao.adapters.db import tables as t
@@ -37,6 +40,33 @@ class InsufficientStock(Conflict):
     code = "insufficient_stock"
 
 
+_ORDER_BY_ID = select(t.orders).where(t.orders.c.id == bindparam("order_id"))
+_LINES_OF_ORDER = (
+    select(t.order_lines).where(t.order_lines.c.order_id == bindparam("order_id")).order_by(t.order_lines.c.line_no)
+)
+_INSERT_ORDER = insert(t.orders)
+_INSERT_LINES = insert(t.order_lines)
+# The bound names differ from the columns': an UPDATE's own column parameters carry the new values.
+_SAVE_ORDER = update(t.orders).where(
+    t.orders.c.id == bindparam("where_id"), t.orders.c.version == bindparam("where_version")
+)
+_s = t.stock_levels.c
+_RESERVE = (
+    update(t.stock_levels)
+    .where(
+        _s.pharmacy_id == bindparam("where_pharmacy"),
+        _s.product_id == bindparam("where_product"),
+        _s.quantity - _s.reserved >= bindparam("packs"),
+    )
+    .values(
+        reserved=_s.reserved + bindparam("packs"),
+        version=_s.version + 1,
+        updated_at=bindparam("now", type_=_s.updated_at.type),
+    )
+    .returning(_s.quantity - _s.reserved)
+)
+
+
 class OrderRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -45,13 +75,14 @@ class OrderRepository:
         self, order: Order, *, gate: Mapping[str, Any], risk_acknowledged_at: datetime | None, now: datetime
     ) -> None:
         self._conn.execute(
-            insert(t.orders).values(
-                **_order_values(order), gate=dict(gate), rx_risk_acknowledged_at=risk_acknowledged_at,
-                stock_state="reserved", created_at=now, updated_at=now,
-            )
+            _INSERT_ORDER,
+            {
+                **_order_values(order), "gate": dict(gate), "rx_risk_acknowledged_at": risk_acknowledged_at,
+                "stock_state": "reserved", "created_at": now, "updated_at": now,
+            },
         )  # fmt: skip
         self._conn.execute(
-            insert(t.order_lines),
+            _INSERT_LINES,
             [
                 {
                     "order_id": order.id, "line_no": n, "product_id": line.product_id, "sku": line.sku,
@@ -64,15 +95,17 @@ class OrderRepository:
         )  # fmt: skip
 
     def get(self, order_id: str) -> Order | None:
-        row = self._conn.execute(select(t.orders).where(t.orders.c.id == order_id)).first()
-        return None if row is None else self._load([row._mapping])[0]
+        row = self._conn.execute(_ORDER_BY_ID, {"order_id": order_id}).first()
+        if row is None:
+            return None
+        lines = tuple(_line(r) for r in self._conn.execute(_LINES_OF_ORDER, {"order_id": order_id}))
+        return _order(row._mapping, lines)
 
     def save(self, order: Order, expected_version: int, now: datetime) -> None:
         """Write the order's new state if nobody changed it since it was read at ``expected_version``."""
         done = self._conn.execute(
-            update(t.orders)
-            .where(t.orders.c.id == order.id, t.orders.c.version == expected_version)
-            .values(**_order_values(order), updated_at=now)
+            _SAVE_ORDER,
+            {**_order_values(order), "updated_at": now, "where_id": order.id, "where_version": expected_version},
         ).rowcount
         if done != 1:
             raise Conflict(f"order {order.id} changed while this request was handling it; try again")
@@ -136,14 +169,15 @@ class OrderRepository:
             .where(t.order_lines.c.order_id.in_([row["id"] for row in rows]))
             .order_by(t.order_lines.c.order_id, t.order_lines.c.line_no)
         ):
-            lines.setdefault(r.order_id, []).append(
-                OrderLine(
-                    product_id=r.product_id, sku=r.sku, name=r.name, drug_class=DrugClass(r.drug_class),
-                    quantity=r.quantity, unit_price_fen=int(r.unit_price_fen), line_total_fen=int(r.line_total_fen),
-                    prescription_id=r.prescription_id,
-                )
-            )  # fmt: skip
+            lines.setdefault(r.order_id, []).append(_line(r))
         return [_order(row, tuple(lines.get(row["id"], ()))) for row in rows]
+
+
+def _line(r: Any) -> OrderLine:
+    return OrderLine(
+        product_id=r.product_id, sku=r.sku, name=r.name, drug_class=DrugClass(r.drug_class), quantity=r.quantity,
+        unit_price_fen=int(r.unit_price_fen), line_total_fen=int(r.line_total_fen), prescription_id=r.prescription_id,
+    )  # fmt: skip
 
 
 def _order_values(order: Order) -> dict[str, Any]:
@@ -245,13 +279,9 @@ class ReservationRepository:
         product short; the caller's transaction then rolls every earlier hold back.
         """
         left: dict[str, int] = {}
-        s = t.stock_levels.c
         for product_id, packs in sorted(lines):
             done = self._conn.execute(
-                update(t.stock_levels)
-                .where(s.pharmacy_id == pharmacy_id, s.product_id == product_id, s.quantity - s.reserved >= packs)
-                .values(reserved=s.reserved + packs, version=s.version + 1, updated_at=now)
-                .returning(s.quantity - s.reserved)
+                _RESERVE, {"where_pharmacy": pharmacy_id, "where_product": product_id, "packs": packs, "now": now}
             ).scalar()
             if done is None:
                 raise InsufficientStock(
@@ -444,8 +474,15 @@ class RestrictedUsageRepository:
 
 def insert_ignore(conn: Connection, table: Table, values: Mapping[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING on either engine; True when the row was new."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    key = next(iter(table.primary_key.columns))
-    # RETURNING, not rowcount: psycopg reports -1 for an INSERT … ON CONFLICT run this way.
-    statement = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(key)
-    return conn.execute(statement).first() is not None
+    statement = _INSERT_IGNORE.get((conn.dialect.name, table.name))
+    if statement is None:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        key = next(iter(table.primary_key.columns))
+        # RETURNING, not rowcount: psycopg reports -1 for an INSERT … ON CONFLICT run this way.
+        statement = _INSERT_IGNORE[(conn.dialect.name, table.name)] = (
+            dialect.insert(table).on_conflict_do_nothing().returning(key)
+        )
+    return conn.execute(statement, dict(values)).first() is not None
+
+
+_INSERT_IGNORE: dict[tuple[str, str], Executable] = {}  # built once per engine kind and table

@@ -44,6 +44,8 @@ from yaodao.adapters.db.roster_repo import OfferRepository, RosterRepository
 from yaodao.kernel.clock import Clock
 from yaodao.kernel.events import Event
 
+_INSERT_OUTBOX = insert(t.outbox)  # built once: a statement costs more CPU to build than to run
+
 
 class UnitOfWork:
     conn: Connection
@@ -91,38 +93,22 @@ class UnitOfWork:
         if self._read_only:
             self.conn.info[READ_ONLY] = True
         self._tx = self.conn.begin()
-        self.products = ProductRepository(self.conn)
-        self.pharmacies = PharmacyRepository(self.conn)
-        self.stock = StockRepository(self.conn)
-        self.cities = CityRepository(self.conn)
-        self.users = UserRepository(self.conn)
-        self.tokens = TokenRepository(self.conn)
-        self.family = FamilyRepository(self.conn)
-        self.addresses = AddressRepository(self.conn)
-        self.audit_log = AuditRepository(self.conn)
-        self.orders = OrderRepository(self.conn)
-        self.carts = CartRepository(self.conn)
-        self.reservations = ReservationRepository(self.conn)
-        self.prescriptions = PrescriptionRepository(self.conn)
-        self.restricted = RestrictedUsageRepository(self.conn)
-        self.ledger = LedgerRepository(self.conn)
-        self.payments = PaymentRepository(self.conn)
-        self.idempotency = IdempotencyRepository(self.conn)
-        self.doctors = DoctorRepository(self.conn)
-        self.consultations = ConsultationRepository(self.conn)
-        self.refunds = RefundRepository(self.conn)
-        self.claims = ClaimRepository(self.conn)
-        self.couriers = CourierRepository(self.conn)
-        self.deliveries = DeliveryRepository(self.conn)
-        self.courier_events = CourierEventRepository(self.conn)
-        self.dispatch = DispatchRepository(self.conn)
-        self.rosters = RosterRepository(self.conn)
-        self.offers = OfferRepository(self.conn)
         return self
+
+    def __getattr__(self, name: str) -> Any:
+        """Repositories are made on first use in each transaction: most requests touch two or three."""
+        factory = _REPOSITORIES.get(name)
+        if factory is None or "conn" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        repository = factory(self.conn)
+        self.__dict__[name] = repository
+        return repository
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        for name in _REPOSITORIES:
+            self.__dict__.pop(name, None)  # bound to this transaction's connection
         try:
             if self._tx.is_active:
                 self._tx.rollback()
@@ -156,7 +142,7 @@ class UnitOfWork:
         if self._events:
             now = self.clock.now()
             self.conn.execute(
-                insert(t.outbox),
+                _INSERT_OUTBOX,
                 [
                     {
                         "event_id": e.event_id,
@@ -182,6 +168,37 @@ class UnitOfWork:
 
 
 UowFactory = Callable[..., UnitOfWork]
+
+# Each repository by the attribute that names it (see ``UnitOfWork.__getattr__``).
+_REPOSITORIES: dict[str, Callable[[Connection], Any]] = {
+    "products": ProductRepository,
+    "pharmacies": PharmacyRepository,
+    "stock": StockRepository,
+    "cities": CityRepository,
+    "users": UserRepository,
+    "tokens": TokenRepository,
+    "family": FamilyRepository,
+    "addresses": AddressRepository,
+    "audit_log": AuditRepository,
+    "orders": OrderRepository,
+    "carts": CartRepository,
+    "reservations": ReservationRepository,
+    "prescriptions": PrescriptionRepository,
+    "restricted": RestrictedUsageRepository,
+    "ledger": LedgerRepository,
+    "payments": PaymentRepository,
+    "idempotency": IdempotencyRepository,
+    "doctors": DoctorRepository,
+    "consultations": ConsultationRepository,
+    "refunds": RefundRepository,
+    "claims": ClaimRepository,
+    "couriers": CourierRepository,
+    "deliveries": DeliveryRepository,
+    "courier_events": CourierEventRepository,
+    "dispatch": DispatchRepository,
+    "rosters": RosterRepository,
+    "offers": OfferRepository,
+}
 
 
 def _json_ready(payload: dict[str, Any]) -> dict[str, Any]:
