@@ -402,6 +402,17 @@ def _evidence(rule: _Rule, hits: list[_Hit]) -> list[_Hit] | None:
     return None
 
 
+@lru_cache(maxsize=1)
+def _rules_by_phrase() -> dict[str, tuple[int, ...]]:
+    """For each canonical phrase, the rules (by position) that one of its parts names."""
+    index: dict[str, set[int]] = {}
+    for n, rule in enumerate(_gate().rules):
+        for part in rule.parts:
+            for phrase in part:
+                index.setdefault(phrase, set()).add(n)
+    return {phrase: tuple(sorted(found)) for phrase, found in index.items()}
+
+
 def scan_normalized(text: str) -> list[RedFlag]:
     """Red flags in text that is already :func:`normalize` output (the search analyser's path)."""
     if not text:
@@ -411,7 +422,13 @@ def scan_normalized(text: str) -> list[RedFlag]:
     hits = _zh_hits(compact, gate) + _latin_hits(text, gate) + _infant_hits(compact, text)
     hits.sort(key=lambda h: (h.position, -h.end))
     flags: dict[str, tuple[int, int, RedFlag]] = {}  # code -> (position, -evidence parts, flag)
-    for rule in gate.rules if hits else ():
+    # Only the rules that name a phrase found can fire; a set test then skips those with a part missing.
+    phrases = {h.phrase for h in hits}
+    by_phrase = _rules_by_phrase()
+    candidates = sorted({n for phrase in phrases for n in by_phrase.get(phrase, ())})
+    for rule in (gate.rules[n] for n in candidates):
+        if any(part.isdisjoint(phrases) for part in rule.parts):
+            continue
         chosen = _evidence(rule, hits)
         if chosen is None:
             continue

@@ -79,6 +79,8 @@ _BODY_SENSATION = re.compile("(?:里|上|有点|有些|好|很|特别|老是|一
 _LATE_HOUR = re.compile(
     r"(?:晚上|夜里|夜间|半夜|深夜|凌晨)\s*(?:\d{1,2}|[一二两三四五六七八九十]{1,3})\s*点|(?<!\d)(?:1[0-2]|[0-4])\s*点了"
 )
+# Delivery asked for at night, with or without a space (夜里 送, 晚上能送): the hurry of a night-time order.
+_NIGHT_DELIVERY = re.compile(r"(?:夜里|夜间|晚上|今晚|今天晚上)\s*(?:能|可以|还能|还)?\s*(?:送|配送)")
 # Shop words for a product's style or grade: 头疼款 (a "headache" design), 发烧级 (audiophile grade).
 _STYLE_WORDS = ("款", "同款", "图案", "造型", "风格", "印花", "表情包", "级")
 
@@ -198,17 +200,16 @@ def _typos(text: str, matches: list[TermMatch], lexicon: Lexicon) -> tuple[list[
             covered.append((word.start(), word.end()))
         elif term := lexicon.correct_latin(word.group()):
             accept(word.group(), term, word.start(), word.end())
-    words = lexicon.word_spans(text)
+    words: list[tuple[int, int]] | None = None  # segmented only when a window needs it: jieba is slow
     for run in _HAN_RUN.finditer(text):
         for size in range(min(6, len(run.group())), 1, -1):
             for start in range(run.start(), run.end() - size + 1):
                 window = text[start : start + size]
-                if (
-                    free(start, start + size)
-                    and not lexicon.is_word(window)
-                    and not _inside_word(start, start + size, words)
-                    and (term := lexicon.correct_zh(window))
-                ):
+                if not free(start, start + size) or lexicon.is_word(window):
+                    continue
+                if words is None:
+                    words = lexicon.word_spans(text)
+                if not _inside_word(start, start + size, words) and (term := lexicon.correct_zh(window)):
                     accept(window, term, start, start + size)
     return found, corrections
 
@@ -241,8 +242,10 @@ def _complaints(text: str, matches: list[TermMatch]) -> tuple[str, ...]:
 
 
 def _describes_product(text: str, match: TermMatch) -> bool:
-    """A word directly followed by a style word names a product's look, not a complaint (头疼款, 发烧级)."""
-    return text.startswith(_STYLE_WORDS, match.end)
+    """A word followed by a style word names a product's look, not a complaint (头疼款, 发烧级); people
+    often type a space between them (头疼 同款, 体温计 造型)."""
+    end = match.end + 1 if text.startswith(" ", match.end) else match.end
+    return text.startswith(_STYLE_WORDS, end)
 
 
 def _ages(text: str) -> list[str]:
@@ -274,6 +277,7 @@ def analyze(query: str, lexicon: Lexicon) -> Analysis:
     symptoms: dict[str, SymptomHit] = {}
     by_kind: dict[str, list[str]] = {PERSON: [], BODY: [], URGENCY: [], CONSULT: [], NON_MEDICAL: [], MEDICAL: []}
     symptom_starts = {m.start for m in matches if any(e.kind == SYMPTOM for e in m.entries)}
+    shop = any(e.kind == NON_MEDICAL for m in matches for e in m.entries)
     for match in matches:
         # One character (头, 胃) is a body part only as a symptom's first character or a word of its own;
         # 急 is urgency only as a word of its own (药 急), not inside 急性 or 急救.
@@ -281,6 +285,9 @@ def analyze(query: str, lexicon: Lexicon) -> Analysis:
         alone = len(match.term) > 1 or match.term in tokens
         styled = _describes_product(text, match)
         for entry in match.entries:
+            if styled and shop and entry.kind in (DRUG, MEDICAL):
+                # "感冒灵 同款 卫衣", "药丸造型 钥匙扣": the medicine only names the look of a shop product.
+                continue
             if entry.kind == DRUG:
                 drugs.setdefault(entry.value, DrugHit(entry.value, match.term, entry.how))
             elif entry.kind == SYMPTOM and not styled:
@@ -303,7 +310,7 @@ def analyze(query: str, lexicon: Lexicon) -> Analysis:
                 symptoms.setdefault(code, SymptomHit(code, match.term + sensed.group()))
     if temperature := _FEVER_TEMPERATURE.search(text):
         symptoms.setdefault(_FEVER, SymptomHit(_FEVER, temperature.group()))
-    if late := _LATE_HOUR.search(text):
+    if late := _LATE_HOUR.search(text) or _NIGHT_DELIVERY.search(text):
         by_kind[URGENCY].append(late.group())
     if not drugs and (stem := _DRUG_STEM.search(text)):
         by_kind[MEDICAL].append(stem.group())

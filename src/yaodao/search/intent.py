@@ -12,6 +12,7 @@ Rules over an :class:`~yaodao.search.analyze.Analysis`, first match wins:
 5. ``drug``: a drug named (exact, synonym, pinyin, initials or a corrected typo).
 6. ``non_medical`` when the query ends in a marketplace word and names no drug: the last word is the
    head noun ("cold brew coffee", "发烧友 耳机", "药丸 形状 抱枕"), what comes before describes it.
+   This also holds for consult words with no drug or symptom ("医生 cosplay 服装"), checked before 2.
 7. ``symptom``: a symptom or condition named; a body part or an illness character (疼, 痒, 炎) alone
    counts as a weak symptom query.
 8. ``drug`` with low confidence: only generic medicine words (药店, medicine).
@@ -65,6 +66,9 @@ def _decide(a: Analysis) -> tuple[str, float]:
     named = bool(a.drugs or a.symptoms)
     medical = named or bool(a.medical or a.consult or any("药" in w or "yao" in w for w in a.urgency))
     penalty = _MIXED_PENALTY if a.non_medical else 0.0
+    if a.consult and a.non_medical_head and not named and not a.urgency:
+        # "医生 cosplay 服装", "护士 手办": a doctor is what the shop product depicts.
+        return NON_MEDICAL, 0.6
     if a.consult and not named and not any("药" in w or "yao" in w for w in a.urgency):
         # "24小时在线医生", "马上问医生": the hurry is about the doctor, not about a medicine.
         return CONSULT, 0.9 - penalty

@@ -51,6 +51,7 @@ TYPO_KINDS = frozenset({DRUG, SYMPTOM, CONSULT, URGENCY})
 _INITIALS_KINDS = frozenset({DRUG, CONSULT, URGENCY})
 TYPO_SCORE_CUTOFF = 85  # rapidfuzz ratio for English and pinyin typos
 _MIN_TYPO_LATIN = 4
+_MIN_TWO_EDIT_LATIN = 9  # letters: below this, two edits turn one word into another
 _MIN_TYPO_ZH = 3
 _COMMON_WORD_FREQ = 50  # jieba dictionary count from which a two-character string is a real word
 _MAX_NGRAM = 6
@@ -369,6 +370,18 @@ class Lexicon:
         closest = process.extractOne(word, near, scorer=OSA.distance, score_cutoff=1) if len(word) >= 5 else None
         if closest:
             return str(closest[0])
+        # Long pinyin loses or swaps a whole vowel group (aomolazuo for aomeilazuo, 奥美拉唑): two edits
+        # are still specific in nine letters or more, if the first two letters agree.
+        if len(word) >= _MIN_TWO_EDIT_LATIN:
+            wider = [
+                t
+                for n in range(len(word) - 2, len(word) + 3)
+                for t in self._latin_vocab.get(n, ())
+                if t[:2] == word[:2]
+            ]
+            found = process.extractOne(word, wider, scorer=OSA.distance, score_cutoff=2)
+            if found:
+                return str(found[0])
         # Long initials are specific enough to survive one slip (dyxajjf for dyxajf, 对乙酰氨基酚).
         if len(word) >= 6:
             initials = [

@@ -321,3 +321,51 @@ def test_red_flags_in_everyday_wording_are_flagged(text: str, code: str) -> None
 )
 def test_the_everyday_wording_rules_leave_ordinary_complaints_alone(text: str) -> None:
     assert codes(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("手被刀划了个大口子 血一直往外喷", "bleeding"),
+        ("腿上好大的口子 一直在流血", "bleeding"),
+        ("deep cut on my hand bleeding", "bleeding"),
+        ("拉出来全是黑便 头晕", "bleeding"),
+        ("大便发黑 眼前发黑站不住", "bleeding"),
+        ("black stools and feel dizzy", "bleeding"),
+        ("头突然炸裂一样疼 这辈子最疼", "stroke"),
+        ("后脑勺疼 从来没这么疼过", "stroke"),
+        ("头突然像要炸开", "stroke"),
+        ("爷爷胸口像被石头压住 一身汗", "chest_pain"),
+        ("胸口被石头压着一样", "chest_pain"),
+        ("孩子身上红点 按了不褪色", "sick_child"),
+        ("腿上好多紫点 压了也不褪", "sick_child"),
+        ("烫伤 半个背都是水泡", "burn"),
+        ("手被开水烫了 全是水泡", "burn"),
+        ("嘴唇和舌头都肿起来了", "anaphylaxis"),
+        ("嘴唇突然肿了 舌头也肿了", "anaphylaxis"),
+        ("喘气 呼哧呼哧 说不出话", "breathing"),
+        ("哮喘 喘得话都说不出", "breathing"),
+        ("so breathless i cant speak", "breathing"),
+    ],
+)
+def test_red_flags_worded_around_the_listed_phrases_are_flagged(text: str, code: str) -> None:
+    assert code in codes(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "这辈子最头疼的事 数学",
+        "石头 胸针",
+        "孩子身上红点 痒",
+        "宝宝 红疹 按了会褪色",
+        "痔疮 便血",
+        "大便发黑 吃了铁剂",
+        "手划了个口子 流血",
+        "嗓子哑了 说不出话",
+        "喉咙肿了",
+        "烫伤膏",
+    ],
+)
+def test_the_new_wording_rules_leave_ordinary_complaints_alone(text: str) -> None:
+    assert codes(text) == []

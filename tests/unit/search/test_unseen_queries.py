@@ -116,3 +116,39 @@ def test_specialists_and_prescription_requests_are_consults(query: str, lexicon:
 def test_a_temperature_with_its_unit_is_a_fever_and_a_shoe_size_is_not(lexicon: Lexicon) -> None:
     assert "fever" in {s.code for s in analyze("宝宝体温38.2", lexicon).symptoms}
     assert "fever" not in {s.code for s in analyze("运动鞋 38.5码", lexicon).symptoms}
+
+
+@pytest.mark.parametrize(
+    ("query", "intent"),
+    [
+        # A style word after a space still names a product's look (头疼 同款 = 头疼款).
+        ("头疼 同款 发箍", "non_medical"),
+        ("退烧贴 造型 抱枕", "non_medical"),
+        # A medicine that only names the look of a shop product.
+        ("感冒灵 同款 卫衣", "non_medical"),
+        ("药丸造型 钥匙扣", "non_medical"),
+        ("颈椎按摩仪", "non_medical"),
+        ("kids fever costume", "non_medical"),
+        # A doctor that a shop product depicts is not a consult.
+        ("医生 cosplay 服装", "non_medical"),
+        ("doctor costume", "non_medical"),
+        ("医生 手办", "non_medical"),
+        # Night-time delivery and closed pharmacies are the hurry of a medicine order.
+        ("夜里 送 胃药", "urgent_medicine"),
+        ("晚上能送 退烧药吗", "urgent_medicine"),
+        ("孩子高烧 药店关门了 哪里能买", "urgent_medicine"),
+        ("pharmacy closed need cough syrup", "urgent_medicine"),
+        # "问一下" asks someone: a consult, before the drug it asks about.
+        ("吃完头孢能喝酒吗 问一下", "consult"),
+        ("想问下 孕妇能吃布洛芬吗", "consult"),
+        # Long pinyin with a vowel group lost or swapped (奥美拉唑).
+        ("aomolazuo", "drug"),
+    ],
+)
+def test_wordings_first_seen_outside_the_labelled_set(query: str, intent: str, lexicon: Lexicon) -> None:
+    assert intent_of(query, lexicon) == intent
+
+
+@pytest.mark.parametrize("word", ["chongdianbao", "headphones", "sunglasses", "basketball", "lianyiqun"])
+def test_two_edit_correction_leaves_long_shop_words_alone(word: str, lexicon: Lexicon) -> None:
+    assert lexicon.correct_latin(word) is None
