@@ -369,3 +369,19 @@ def test_red_flags_worded_around_the_listed_phrases_are_flagged(text: str, code:
 )
 def test_the_new_wording_rules_leave_ordinary_complaints_alone(text: str) -> None:
     assert codes(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "flagged"),
+    [
+        ("2个月宝宝体温37.6", False),
+        ("2 month old baby temperature 37.2", False),
+        ("2个月宝宝体温38.2", True),
+        ("2 month old baby temperature 38.5", True),
+        ("7 week old with a temp of 38", True),
+        ("6 week old baby has a temperature", True),
+    ],
+)
+def test_a_young_babys_temperature_is_a_fever_only_from_38(text: str, flagged: bool) -> None:
+    """A temperature named with its value counts as fever from 38 °C; a normal one is not a red flag."""
+    assert ("sick_child" in {f.code for f in detect_red_flags(text)}) is flagged
