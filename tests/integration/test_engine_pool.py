@@ -22,7 +22,9 @@ def test_connections_the_server_terminated_are_replaced_on_checkout(postgres_bas
             c.close()  # back to the pool, idle
         with psycopg.connect(admin_conninfo(postgres_base_url), autocommit=True) as admin:
             for pid in pids:
-                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                # With a timeout it returns once the backend has exited (its socket closed), as a
+                # restart or an idle timeout would have before the next checkout.
+                assert admin.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,)).fetchone() == (True,)
         # Every pooled connection is dead; each checkout must still answer, on a new backend.
         for _ in range(3):
             with engine.connect() as conn:
