@@ -4,6 +4,8 @@ Schema (migration 0003): ``product_search(product_id PK, name, tokens, token_cou
 ``tsv`` is generated as ``to_tsvector('simple', tokens)`` (GIN index), and a ``gin_trgm_ops``
 index on ``name`` serves the ``LIKE '%…%'`` fallback (it needs a database with a UTF-8 ctype).
 Migration 0005 turns the GIN pending list off, so a reindex never leaves searches scanning it.
+Migration 0012 adds ``search_part_matches``: each query part's matches through the GIN index (a
+bitmap scan per part, not every document tested against every part), with its tf and df.
 
 Safe query construction: no user text is ever formatted into SQL or into tsquery syntax.
 
@@ -79,25 +81,14 @@ class _Corpus:
 _STATS = "SELECT count(*)::float8, greatest(coalesce(avg(token_count), 0), 1)::float8 FROM product_search"
 
 _SEARCH = """
-WITH stats AS (
-    SELECT CAST(:n AS float8) AS n, CAST(:avg_len AS float8) AS avg_len
-),
-parts (part, weight, query) AS (
-    VALUES {parts}
-),
-matches AS (
-    SELECT parts.weight, p.product_id, p.token_count,
-           ts_rank_cd('{{1,1,1,1}}'::float4[], p.tsv, parts.query, 0)::float8 AS tf,
-           count(*) OVER (PARTITION BY parts.part)::float8 AS df
-    FROM parts
-    JOIN product_search AS p ON p.tsv @@ parts.query
+WITH matches AS (
+    SELECT * FROM search_part_matches(ARRAY[{parts}]::tsquery[], ARRAY[{weights}]::float8[])
 ),
 hits (product_id, score) AS (
     SELECT m.product_id,
-           m.weight * greatest(ln((stats.n - m.df + 0.5) / (m.df + 0.5)), 1e-6)
-           * (m.tf * (:k1 + 1)) / (m.tf + :k1 * (1 - :b + :b * m.token_count / stats.avg_len))
+           m.weight * greatest(ln((CAST(:n AS float8) - m.df + 0.5) / (m.df + 0.5)), 1e-6)
+           * (m.tf * (:k1 + 1)) / (m.tf + :k1 * (1 - :b + :b * m.token_count / CAST(:avg_len AS float8)))
     FROM matches AS m
-    CROSS JOIN stats
     {substrings}
 )
 SELECT product_id, sum(score) AS score
@@ -106,6 +97,11 @@ GROUP BY product_id
 ORDER BY score DESC, product_id
 LIMIT :limit
 """
+
+# A substring shorter than a trigram is found by ``strpos``, which no index serves: a ``LIKE`` for it
+# could be planned as a trigram-index scan (a generic plan, once psycopg prepares the statement,
+# cannot see the pattern's length), and that scan reads the whole index.
+_TRIGRAM = 3
 
 
 class PostgresSearchIndex:
@@ -155,34 +151,46 @@ class PostgresSearchIndex:
             for start in range(0, len(ids), _CHUNK):
                 conn.execute(_DELETE, {"ids": ids[start : start + _CHUNK]})
 
-    def search(self, terms: Sequence[str], *, limit: int = 50) -> list[Hit]:
+    def statement(self, terms: Sequence[str], *, limit: int) -> tuple[str, dict[str, Any]] | None:
+        """The one SQL statement (and its bound parameters) that answers a search, or None for no search."""
         plan = plan_query(terms)
         if not plan or limit <= 0:
-            return []
+            return None
         corpus = self._corpus()
         known = corpus.vocabulary
         exact = discriminating(plan.terms, known, int(corpus.n))
         params: dict[str, Any] = {"limit": limit, "k1": BM25_K1, "b": BM25_B, "n": corpus.n, "avg_len": corpus.avg_len}
         parts: list[str] = []
+        weights: list[str] = []
         for i, term in enumerate(exact):
             params[f"term_{i}"] = term
-            parts.append(f"({len(parts)}, CAST(1.0 AS float8), phraseto_tsquery('simple', CAST(:term_{i} AS text)))")
+            parts.append(f"phraseto_tsquery('simple', CAST(:term_{i} AS text))")
+            weights.append("1.0")
         params["prefix_weight"] = PREFIX_WEIGHT
         for i, term in enumerate(t for t in plan.prefixes if t in exact):
             params[f"prefix_{i}"] = term + ":*"  # term is [0-9a-z]+: see the module docstring
-            parts.append(
-                f"({len(parts)}, CAST(:prefix_weight AS float8), to_tsquery('simple', CAST(:prefix_{i} AS text)))"
-            )
+            parts.append(f"to_tsquery('simple', CAST(:prefix_{i} AS text))")
+            weights.append("CAST(:prefix_weight AS float8)")
         substrings = []
         # The substring fallback is for terms that are no token of any document (布洛 in 布洛芬).
         for i, term in enumerate(t for t in plan.substrings if t not in known):
-            params[f"like_{i}"] = like_contains(term)
             params[f"weight_{i}"] = SUBSTRING_WEIGHT * len(term)
-            substrings.append(
-                f"UNION ALL SELECT product_id, CAST(:weight_{i} AS float8) / length(name) FROM product_search "
-                f"WHERE name LIKE CAST(:like_{i} AS text) ESCAPE '\\'"
-            )
-        sql = _SEARCH.format(parts=", ".join(parts), substrings="\n    ".join(substrings))
+            if len(term) < _TRIGRAM:
+                params[f"sub_{i}"] = term
+                found = f"strpos(name, CAST(:sub_{i} AS text)) > 0"
+            else:
+                params[f"sub_{i}"] = like_contains(term)
+                found = f"name LIKE CAST(:sub_{i} AS text) ESCAPE '\\'"
+            score = f"CAST(:weight_{i} AS float8) / length(name)"
+            substrings.append(f"UNION ALL SELECT product_id, {score} FROM product_search WHERE {found}")
+        sql = _SEARCH.format(parts=", ".join(parts), weights=", ".join(weights), substrings="\n    ".join(substrings))
+        return sql, params
+
+    def search(self, terms: Sequence[str], *, limit: int = 50) -> list[Hit]:
+        statement = self.statement(terms, limit=limit)
+        if statement is None:
+            return []
+        sql, params = statement
         # One statement, so no transaction around it: no BEGIN and no ROLLBACK round trip.
         with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             rows = conn.execute(text(sql), params).all()
