@@ -30,7 +30,8 @@ The phrases live in ``data/red_flags.tsv`` (its header explains the format). Mat
 
 * Chinese phrases as substrings (spaces between Chinese characters are ignored: ``胸口 疼``), their
   toneless pinyin with and without spaces (``xiongtong``, ``xiong tong``), and one same-sounding
-  wrong character in phrases of three or more characters (``呼吸困男``);
+  wrong character in phrases of three or more characters (``呼吸困男``), never where the text typed
+  is itself a phrase (``吐了`` is vomiting, not a slip for ``跌了``);
 * English phrases word by word, after fixing listed typos (``pian`` → ``pain``) and words within
   one edit of a distinctive flag word (``siezure`` → ``seizure``);
 * combinations: one phrase from each group anywhere in the text (``胸闷`` + ``出冷汗``);
@@ -316,11 +317,15 @@ def _zh_hits(compact: str, gate: _Gate) -> list[_Hit]:
                 if len(diffs) == 1 and _readings(window[diffs[0]]) & _readings(phrase[diffs[0]]):
                     found.append((phrase, window, run.start() + i, run.start() + i + len(phrase)))
     spans = [(s, e) for phrase, _, s, e in found if phrase in gate.exceptions]
+    # Text that is a phrase as typed means that phrase, not a slip for one that sounds the same (吐了 is
+    # not 跌了: 跌 also reads tu).
+    exact = {(s, e) for phrase, typed, s, e in found if typed == phrase}
     return [
         _Hit(phrase, typed, s, e, weak=len(phrase) == 2 and typed != phrase)
         for phrase, typed, s, e in found
         if phrase not in gate.exceptions
         and not any(xs <= s and e <= xe for xs, xe in spans)
+        and not (typed != phrase and (s, e) in exact)
         and not _negated_zh(compact, s)
     ]
 

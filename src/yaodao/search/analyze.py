@@ -2,7 +2,8 @@
 
 ``analyze(query, lexicon)`` normalises the query, finds lexicon terms (longest match wins between
 drugs, symptoms and other exclusive words; persons and body parts are kept alongside), corrects
-typos in what is left (Latin words by rapidfuzz, Chinese runs by one wrong character), runs the
+typos in what is left (Latin words and word pairs by rapidfuzz, Chinese runs by one wrong character),
+refines a general complaint by the body site next to it (嘴唇 + 水泡 = cold sore), runs the
 red-flag gate and segments the text for retrieval. ``query_terms(analysis)`` is what the
 retrieval index matches; ``document_tokens(product, lexicon)`` is what it indexes for a product.
 Both go through the same normaliser, segmenter and lexicon, so a query word and a document word
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 from yaodao.catalog.model import Product
 from yaodao.safety.redflags import RedFlag, scan_normalized
@@ -83,6 +85,13 @@ _LATE_HOUR = re.compile(
 _NIGHT_DELIVERY = re.compile(r"(?:夜里|夜间|晚上|今晚|今天晚上)\s*(?:能|可以|还能|还)?\s*(?:送|配送)")
 # Shop words for a product's style or grade: 头疼款 (a "headache" design), 发烧级 (audiophile grade).
 _STYLE_WORDS = ("款", "同款", "图案", "造型", "风格", "印花", "表情包", "级")
+# How much of a product, or which pack, at the end of a query (整箱, 24罐, 一提, 儿童装, "12 pack"): the head noun
+# is the word before it.
+_QUANTITY_TAIL = re.compile(
+    r"(?:\s*(?:整箱|一箱|整件|一件|整提|一提|箱装|罐装|瓶装|袋装|整盒|包邮|批发|(?:儿童|成人|家庭|旅行|便携|小|大)装|"
+    r"\d+\s*(?:罐|瓶|箱|袋|包|听|支|个|斤|公斤|kg|ml|l|pack|packs|cans|bottles)|multipack))+$"
+)
+_SITE_GAP = 5  # characters between a site word and the complaint it makes specific (嘴唇上长了个小水泡)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +201,17 @@ def _typos(text: str, matches: list[TermMatch], lexicon: Lexicon) -> tuple[list[
         corrections.append(Correction(typed, term))
         covered.append((start, end))
 
-    for word in _WORD.finditer(text):
+    latin = list(_WORD.finditer(text))
+    for first, second in pairwise(latin):
+        # Two words one slip away from a term of two words (sore thraot): the words the lexicon knows
+        # stand as typed, so a window over them is free unless a match crosses its edge.
+        start, end = first.start(), second.end()
+        crossed = any(s < end and start < e and not (start <= s and e <= end) for s, e in covered)
+        if second.start() - first.end() != 1 or crossed:
+            continue
+        if term := lexicon.correct_latin_phrase([first.group(), second.group()]):
+            accept(text[start:end], term, start, end)
+    for word in latin:
         if not free(word.start(), word.end()):
             continue
         if pieces := _split_pinyin(word.group(), lexicon):
@@ -209,7 +228,8 @@ def _typos(text: str, matches: list[TermMatch], lexicon: Lexicon) -> tuple[list[
                     continue
                 if words is None:
                     words = lexicon.word_spans(text)
-                if not _inside_word(start, start + size, words) and (term := lexicon.correct_zh(window)):
+                outside = text[max(0, start - 2) : start], text[start + size : start + size + 2]
+                if not _inside_word(start, start + size, words) and (term := lexicon.correct_zh(window, *outside)):
                     accept(window, term, start, start + size)
     return found, corrections
 
@@ -225,8 +245,10 @@ def _head_is_non_medical(text: str, matches: list[TermMatch]) -> bool:
     end = len(text)
     if text.isascii() and (cut := re.search(r" (?:for|with|in|from) ", text)):
         end = cut.start()
-    last = [m for m in matches if m.end <= end]
-    return bool(last) and last[-1].end == end and any(e.kind == NON_MEDICAL for e in last[-1].entries)
+    elif tail := _QUANTITY_TAIL.search(text):
+        end = tail.start()
+    # The words ending there: a body part inside the head noun (唇 in 润唇膏) does not hide it.
+    return any(e.kind == NON_MEDICAL for m in matches if m.end == end for e in m.entries)
 
 
 def _complaints(text: str, matches: list[TermMatch]) -> tuple[str, ...]:
@@ -239,6 +261,53 @@ def _complaints(text: str, matches: list[TermMatch]) -> tuple[str, ...]:
             continue
         found.append(char)
     return _unique(found)
+
+
+def _refine(
+    text: str,
+    matches: list[TermMatch],
+    found: list[tuple[SymptomHit, int, int]],
+    symptoms: dict[str, SymptomHit],
+    lexicon: Lexicon,
+) -> dict[str, SymptomHit]:
+    """A site word next to a general complaint names a specific one (嘴唇上起了小水泡 = cold sore, 脚丫子痒 =
+    athlete's foot, 来姨妈肚子疼 = period pain): the nearest site refines the complaint. In Chinese the site
+    comes first, in the same clause or as the keyword just before (大姨妈 肚子疼; 起疹子 嘴唇肿了 is two
+    things); in English either order, as neighbouring words (itchy feet, feet itch). A complaint word that
+    holds its own site (脚后跟干裂) already says where it is."""
+    sites = [m for m in matches if m.term in lexicon.refinements]
+    if not sites:
+        return symptoms
+    refined: dict[str, SymptomHit] = {}
+    kept: set[str] = set()
+    for hit, start, end in found:
+        best: tuple[int, str] | None = None
+        for site in sites:
+            if start <= site.start and site.end <= end:
+                continue
+            latin = text[site.start].isascii() and text[start].isascii()
+            if site.end <= start:
+                gap = text[site.end : start]
+            elif latin and end <= site.start:
+                gap = text[end : site.start]
+            else:
+                continue
+            if len(gap) > _SITE_GAP or (" " in gap and gap != " "):
+                continue
+            rule = next((r for r in lexicon.refinements[site.term] if r.refines(hit.code, hit.term)), None)
+            if rule and (best is None or len(gap) < best[0]):
+                best = (len(gap), rule.code)
+        if best:
+            refined.setdefault(hit.code, SymptomHit(best[1], hit.term))
+        else:
+            kept.add(hit.code)
+    out: dict[str, SymptomHit] = {}
+    for code, hit in symptoms.items():
+        if code in refined:
+            out.setdefault(refined[code].code, refined[code])
+        if code in kept or code not in refined:
+            out.setdefault(code, hit)
+    return out
 
 
 def _describes_product(text: str, match: TermMatch) -> bool:
@@ -275,6 +344,7 @@ def analyze(query: str, lexicon: Lexicon) -> Analysis:
     tokens = tuple(lexicon.segment(text)) if text else ()
     drugs: dict[str, DrugHit] = {}
     symptoms: dict[str, SymptomHit] = {}
+    found: list[tuple[SymptomHit, int, int]] = []  # each symptom word with its place, for _refine
     by_kind: dict[str, list[str]] = {PERSON: [], BODY: [], URGENCY: [], CONSULT: [], NON_MEDICAL: [], MEDICAL: []}
     symptom_starts = {m.start for m in matches if any(e.kind == SYMPTOM for e in m.entries)}
     shop = any(e.kind == NON_MEDICAL for m in matches for e in m.entries)
@@ -288,10 +358,14 @@ def analyze(query: str, lexicon: Lexicon) -> Analysis:
             if styled and shop and entry.kind in (DRUG, MEDICAL):
                 # "感冒灵 同款 卫衣", "药丸造型 钥匙扣": the medicine only names the look of a shop product.
                 continue
+            if entry.kind == DRUG and shop and match.term.isdigit():
+                # A brand that is only a number (999) next to a shop word is a shade or a model: 口红 999.
+                continue
             if entry.kind == DRUG:
                 drugs.setdefault(entry.value, DrugHit(entry.value, match.term, entry.how))
             elif entry.kind == SYMPTOM and not styled:
                 symptoms.setdefault(entry.value, SymptomHit(entry.value, match.term))
+                found.append((SymptomHit(entry.value, match.term), match.start, match.end))
             elif entry.kind == URGENCY and not alone:
                 continue
             elif entry.kind not in (SYMPTOM, BODY) or (entry.kind == BODY and not lone and not styled):
@@ -308,6 +382,8 @@ def analyze(query: str, lexicon: Lexicon) -> Analysis:
             ):
                 code = _SENSATIONS[sensed.group(1)]
                 symptoms.setdefault(code, SymptomHit(code, match.term + sensed.group()))
+                found.append((SymptomHit(code, match.term + sensed.group()), match.start, sensed.end()))
+    symptoms = _refine(text, matches, found, symptoms, lexicon)
     if temperature := _FEVER_TEMPERATURE.search(text):
         symptoms.setdefault(_FEVER, SymptomHit(_FEVER, temperature.group()))
     if late := _LATE_HOUR.search(text) or _NIGHT_DELIVERY.search(text):

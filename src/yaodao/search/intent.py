@@ -9,7 +9,10 @@ Rules over an :class:`~yaodao.search.analyze.Analysis`, first match wins:
    generic urgency word (马上, now) next to non-medical words and no medical evidence stays
    ``non_medical`` ("手机壳 马上要" is a shop query).
 4. ``consult``: consult words (问医生, 在线问诊, pharmacist …).
-5. ``drug``: a drug named (exact, synonym, pinyin, initials or a corrected typo).
+5. ``non_medical`` when a drug's brand or ingredient only names what a shop product is made by or made
+   of: the query ends in a shop word ("王老吉 凉茶", "曼秀雷敦 润唇膏", "烟酰胺 精华") and names no
+   symptom; or the only drug is a two-character typo beside a shop word ("榴莲 金枕" is no 金振).
+   Otherwise ``drug``: a drug named (exact, synonym, pinyin, initials or a corrected typo).
 6. ``non_medical`` when the query ends in a marketplace word and names no drug: the last word is the
    head noun ("cold brew coffee", "发烧友 耳机", "药丸 形状 抱枕"), what comes before describes it.
    This also holds for consult words with no drug or symptom ("医生 cosplay 服装"), checked before 2.
@@ -41,6 +44,7 @@ ENTITY_KEYS = ("drug", "symptom", "body_part", "person", "urgency")
 
 _HOW_CONFIDENCE = {EXACT: 0.95, SYNONYM: 0.95, PINYIN: 0.9, INITIALS: 0.75, TYPO: 0.7}
 _MIXED_PENALTY = 0.15
+_SHORT_NAME = 2  # characters: a drug name this short, found only as a typo, is often another everyday word
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,14 @@ def _decide(a: Analysis) -> tuple[str, float]:
         return URGENT_MEDICINE, (0.9 if medical else 0.7) - penalty
     if a.consult:
         return CONSULT, 0.9 - penalty
+    if a.drugs and a.non_medical and not a.symptoms:
+        if a.non_medical_head:
+            # "江中 饼干", "曼秀雷敦 润唇膏": the brand makes the shop product the query ends in.
+            return NON_MEDICAL, 0.6
+        if all(d.how == TYPO and len(d.term) <= _SHORT_NAME for d in a.drugs) and not a.medical:
+            # "榴莲 金枕": two characters one off a drug name (金振), among shop words, are a shop word;
+            # a longer name with a slip (奶茶 布洛分) is still that drug.
+            return NON_MEDICAL, 0.5
     if a.drugs:
         return DRUG, max(_HOW_CONFIDENCE.get(d.how, 0.7) for d in a.drugs) - penalty
     if a.non_medical_head and (a.symptoms or a.body_parts or a.medical):

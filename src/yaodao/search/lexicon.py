@@ -6,7 +6,8 @@ shipped in ``yaodao/search/data`` (via importlib.resources):
 * ``synonyms.tsv``: cross-language drug synonyms (布洛芬 = ibuprofen = 芬必得 = Advil = buluofen);
 * ``symptoms.tsv``: symptom variants → canonical code → categories and indication words;
 * ``vocab.tsv``: persons, body parts, urgency, consult and generic medicine words, stop words;
-* ``non_medical.txt``: marketplace words that are evidence for a non-medical query.
+* ``non_medical.txt``: marketplace words that are evidence for a non-medical query;
+* ``sites.tsv``: a body word next to a general complaint that names a specific one (嘴唇 + 水泡 = cold sore).
 
 Drug entries are keyed by a *drug key*: the WHO INN (lower case, parenthetical dropped) for an
 ingredient and for every single-ingredient product; for a combination or TCM product, its English
@@ -53,6 +54,7 @@ TYPO_SCORE_CUTOFF = 85  # rapidfuzz ratio for English and pinyin typos
 _MIN_TYPO_LATIN = 4
 _MIN_TWO_EDIT_LATIN = 9  # letters: below this, two edits turn one word into another
 _MIN_TYPO_ZH = 3
+_MIN_TYPO_PHRASE = 8  # characters of a multi-word Latin term that one slip may be corrected into (sore thraot)
 _COMMON_WORD_FREQ = 50  # jieba dictionary count from which a two-character string is a real word
 _MAX_NGRAM = 6
 _JIEBA_FREQ = 200_000  # high enough that jieba keeps catalogue words whole
@@ -114,6 +116,17 @@ class SymptomInfo:
     code: str
     categories: tuple[str, ...]
     indications: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Refinement:
+    """A complaint (a symptom code, or one of its words) that a site word next to it turns into ``code``."""
+
+    code: str
+    complaints: frozenset[str]
+
+    def refines(self, code: str, term: str) -> bool:
+        return code in self.complaints or term in self.complaints
 
 
 def _rows(name: str, columns: int) -> Iterator[list[str]]:
@@ -251,11 +264,15 @@ class Lexicon:
         drugs: dict[str, DrugInfo],
         symptoms: dict[str, SymptomInfo],
         stopwords: frozenset[str],
+        refinements: dict[str, tuple[Refinement, ...]] | None = None,
     ) -> None:
         self.terms = terms
         self.drugs = drugs
         self.symptoms = symptoms
         self.stopwords = stopwords
+        self.refinements = refinements or {}  # site word -> the complaints it makes specific
+        # Stop words of one character (的, 了, 是): typed on purpose, never a slip for a drug's character.
+        self._particles = frozenset(w for w in stopwords if len(w) == 1 and _HAN.match(w))
         self._pairs: dict[str, tuple[str, ...]] = {}  # first two characters -> Chinese terms, longest first
         self._singles: dict[str, str] = {}  # one-character Chinese terms
         self._max_words = 1
@@ -268,6 +285,7 @@ class Lexicon:
                 self._pairs[term[:2]] = (*self._pairs.get(term[:2], ()), term)
         fuzzy = TYPO_KINDS
         self._latin_vocab: dict[int, list[str]] = {}
+        self._latin_phrases: dict[int, list[str]] = {}  # multi-word terms ("sore throat") by length
         self._initials: dict[int, list[str]] = {}
         for term, entries in sorted(terms.items()):
             if len(term) >= 5 and any(e.kind == DRUG and e.how == INITIALS for e in entries):
@@ -278,6 +296,8 @@ class Lexicon:
                 continue
             if _WORD.fullmatch(term) and len(term) >= _MIN_TYPO_LATIN and not term.isdigit():
                 self._latin_vocab.setdefault(len(term), []).append(term)
+            elif " " in term and _LATIN_TERM.fullmatch(term) and len(term) >= _MIN_TYPO_PHRASE:
+                self._latin_phrases.setdefault(len(term), []).append(term)
             elif _ALL_HAN.fullmatch(term) and len(term) >= 2:
                 for i in range(len(term)):
                     self._zh_wild.setdefault(f"{term[:i]}?{term[i + 1 :]}", []).append(term)
@@ -313,6 +333,17 @@ class Lexicon:
         for word in non_medical:
             builder.add(word, NON_MEDICAL, word, EXACT)
         builder.add_pinyin(frozenset(stop))
+        refinements: dict[str, list[Refinement]] = {}
+        for code, sites, complaints in _rows("sites.tsv", 3):
+            if code not in symptoms:
+                raise ValueError(f"sites.tsv: {code!r} is not a symptom code")
+            # A complaint is a symptom code as written, or a word in normalised form.
+            words = [c if c in symptoms else normalize(c) for c in (c.strip() for c in complaints.split("|"))]
+            refinement = Refinement(code, frozenset(w for w in words if w))
+            for site in _split(sites):
+                if not any(kind == BODY for kind, _ in builder.terms.get(site, {})):
+                    raise ValueError(f"sites.tsv: {site!r} is not a body word in vocab.tsv")
+                refinements.setdefault(site, []).append(refinement)
         terms = {
             term: tuple(Entry(kind, value, how) for (kind, value), how in sorted(slot.items(), key=_entry_order))
             for term, slot in builder.terms.items()
@@ -326,7 +357,7 @@ class Lexicon:
             )
             for key in {v for slot in builder.terms.values() for (k, v) in slot if k == DRUG}
         }
-        return cls(terms, drugs, symptoms, frozenset(stop))
+        return cls(terms, drugs, symptoms, frozenset(stop), {k: tuple(v) for k, v in refinements.items()})
 
     def find(self, text: str) -> list[TermMatch]:
         """Every lexicon term in normalised ``text``: Chinese as substrings, Latin as whole words (1-6)."""
@@ -391,6 +422,30 @@ class Lexicon:
             return str(found[0]) if found else None
         return None
 
+    def correct_latin_phrase(self, words: list[str]) -> str | None:
+        """The multi-word drug or symptom term that adjacent Latin words mistype (``sore thraot`` → ``sore
+        throat``): one edit or swap in the words run together, the first letter and the word count kept.
+        A word the lexicon knows must stand as it is in the term: only the unknown one is the slip."""
+        phrase = " ".join(words)
+        if len(phrase) < _MIN_TYPO_PHRASE or phrase in self.terms or all(w in self.terms for w in words):
+            return None
+        # The slip is in a word of its own length that could be one (has fever is not hay fever).
+        if any(w not in self.terms and (len(w) < _MIN_TYPO_LATIN or w in self.stopwords) for w in words):
+            return None
+        choices = [
+            t
+            for n in (len(phrase) - 1, len(phrase), len(phrase) + 1)
+            for t in self._latin_phrases.get(n, ())
+            if t[0] == phrase[0] and t.count(" ") == len(words) - 1
+        ]
+        found = process.extractOne(phrase, choices, scorer=OSA.distance, score_cutoff=1)
+        if not found:
+            return None
+        term = str(found[0])
+        if any(w in self.terms and w != t for w, t in zip(words, term.split(), strict=True)):
+            return None
+        return term
+
     def is_word(self, text: str) -> bool:
         """Whether jieba's dictionary knows ``text`` as a word (出冷汗 is a word, 布落芬 is not)."""
         return bool(self._tokenizer().FREQ.get(text, 0))
@@ -399,23 +454,39 @@ class Lexicon:
         """Where jieba's default mode (dictionary and HMM for unknown words) puts the words of ``text``."""
         return [(start, end) for _, start, end in self._tokenizer().tokenize(text)]
 
-    def correct_zh(self, window: str) -> str | None:
-        """A Chinese drug or symptom term one character away from ``window`` (``布落芬`` → ``布洛芬``)."""
+    def correct_zh(self, window: str, before: str = "", after: str = "") -> str | None:
+        """A Chinese drug or symptom term one character away from ``window`` (``布落芬`` → ``布洛芬``).
+
+        ``before`` and ``after`` are the (up to two) characters just outside the window in the query.
+        """
         if len(window) < 2 or window in self.terms:
             return None
         candidates = {t for i in range(len(window)) for t in self._zh_wild.get(f"{window[:i]}?{window[i + 1 :]}", ())}
         if len(window) < _MIN_TYPO_ZH:
-            # Two characters: only a same-sounding slip of the pinyin keyboard (头腾 → 头疼), not any character.
-            candidates = {t for t in candidates if len(t) == 2 and _sounds_alike(window, t)}
-        elif len(window) == _MIN_TYPO_ZH:
-            # Three characters of everyday words are often another everyday phrase (吃完了 is not a slip
-            # for 吃多了, 一直流 not for 一直咳): a non-drug term must sound alike (肚子腾 → 肚子疼). Drug
-            # names are distinctive enough that any one wrong character is a slip (阿莫西琳).
+            # Two characters: only a same-sounding slip of the pinyin keyboard (头腾 → 头疼), not any character,
+            # and not a particle that sounds like one (水都 is not 水痘, 都疼 not 肚疼).
+            candidates = {
+                t
+                for t in candidates
+                if len(t) == 2 and _sounds_alike(window, t) and not self._particle_typed(window, t)
+            }
+        else:
+            # Everyday words one character apart are often another everyday phrase (吃完了 is not a slip
+            # for 吃多了, 疼得厉害 not for 吐得厉害, 腿不舒服 not for 胃不舒服): a non-drug term must sound
+            # alike (肚子腾 → 肚子疼). Drug names are distinctive enough that any one wrong character is a
+            # slip (阿莫西琳).
             candidates = {t for t in candidates if self.terms[t][0].kind == DRUG or _sounds_alike(window, t)}
         # A slip of the pinyin keyboard sounds alike (对乙酰胺基酚); any other slip makes a non-word: when
         # the typed character forms a common word with its neighbour (冰箱贴 is not 冰宝贴, 喉咙发出 not
-        # 喉咙发炎), the window says something else.
-        candidates = {t for t in candidates if not self._forms_word(window, t) or _sounds_alike(window, t)}
+        # 喉咙发炎), or is a particle (心痛的 is not 心痛定), the window says something else. A typed
+        # character that forms a word with the character just outside the window was never a slip, however
+        # it sounds (孕期用药 is not 孕急用药, 安全座椅 not 安全套).
+        candidates = {
+            t
+            for t in candidates
+            if not self._outside_word(window, t, before, after)
+            and (_sounds_alike(window, t) or not (self._forms_word(window, t) or self._particle_typed(window, t)))
+        }
         if not candidates:
             return None
         return min(candidates, key=lambda t: (self.terms[t][0].kind != DRUG, t))
@@ -427,6 +498,20 @@ class Lexicon:
                 pairs = (window[max(0, i - 1) : i + 1], window[i : i + 2])
                 return any(len(p) == 2 and freq.get(p, 0) >= _COMMON_WORD_FREQ for p in pairs)
         return False
+
+    def _particle_typed(self, window: str, term: str) -> bool:
+        return any(typed != meant and typed in self._particles for typed, meant in zip(window, term, strict=True))
+
+    def _outside_word(self, window: str, term: str, before: str, after: str) -> bool:
+        """Whether the typed first (last) character ends (starts) a common word with the one or two
+        characters before (after) the window: 孕期, 哺乳期, 座椅."""
+        freq = self._tokenizer().FREQ
+        words = []
+        if window[0] != term[0]:
+            words += [before[-n:] + window[0] for n in (1, 2) if len(before) >= n]
+        if window[-1] != term[-1]:
+            words += [window[-1] + after[:n] for n in (1, 2) if len(after) >= n]
+        return any(_ALL_HAN.fullmatch(w) and freq.get(w, 0) >= _COMMON_WORD_FREQ for w in words)
 
     def segment(self, text: str) -> list[str]:
         """jieba search-mode tokens (``布洛芬缓释胶囊`` → ``缓释 胶囊 布洛芬 布洛芬缓释胶囊``), blanks dropped.

@@ -385,3 +385,61 @@ def test_the_new_wording_rules_leave_ordinary_complaints_alone(text: str) -> Non
 def test_a_young_babys_temperature_is_a_fever_only_from_38(text: str, flagged: bool) -> None:
     """A temperature named with its value counts as fever from 38 °C; a normal one is not a red flag."""
     assert ("sick_child" in {f.code for f in detect_red_flags(text)}) is flagged
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "外婆在厨房滑倒 撞到头了",
+        "孩子从床上摔下来 磕到头",
+        "my dad slipped in the shower and banged his head",
+        "she had a fall and hit her head",
+        "爷爷摔了一跤 后脑勺着地",
+    ],
+)
+def test_a_fall_that_hits_the_head_is_a_head_injury(text: str) -> None:
+    """RF1 row 10: a head injury after a fall, with or without a second sign."""
+    assert "head_injury_trauma" in codes(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "摔了一跤 没有磕到头 手掌擦破了",
+        "tripped on the stairs, didn't hit my head, sprained ankle",
+        "孩子晚上吐了两次 有药吗",  # 吐了 is vomiting as typed, not a slip for 跌了 (a fall)
+        "上吐下泻 吐了三次",
+    ],
+)
+def test_a_fall_without_a_head_hit_or_a_word_that_only_sounds_like_one_is_not_flagged(text: str) -> None:
+    assert "head_injury_trauma" not in codes(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "换季清仓大出血 毛衣",
+        "老板大出血 零食礼包",
+        "年终大出血 蓝牙耳机",
+        "双11大出血 洗衣液",
+        "叫不醒的人专用 闹钟 超响",
+        "专治叫不醒 震动手环",
+    ],
+)
+def test_sales_talk_and_alarm_clocks_for_heavy_sleepers_are_not_red_flags(text: str) -> None:
+    """清仓大出血 is a clearance sale and 叫不醒的人 a heavy sleeper: idioms, not a wound or a coma."""
+    assert codes(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("产后大出血", "bleeding"),
+        ("手上伤口大出血 止不住", "bleeding"),
+        ("清仓的时候被玻璃割伤 大出血", "bleeding"),
+        ("我爸怎么叫都叫不醒", "unconscious"),
+        ("闹钟响了也叫不醒 叫他没反应", "unconscious"),
+    ],
+)
+def test_real_bleeding_and_an_unrousable_person_still_flag_beside_those_idioms(text: str, code: str) -> None:
+    assert code in codes(text)

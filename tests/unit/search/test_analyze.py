@@ -190,3 +190,20 @@ def test_every_seed_product_is_reachable_from_the_lexicon(lexicon: Lexicon, prod
     """Each product sits under at least one drug key, so a named drug can always be boosted."""
     reachable = {pid for info in lexicon.drugs.values() for pid in info.product_ids}
     assert reachable == {p.id for p in products}
+
+
+def test_every_site_refinement_names_a_body_word_and_a_known_symptom(lexicon: Lexicon) -> None:
+    """sites.tsv: a site is a body word of vocab.tsv and turns a complaint into a symptom code."""
+    assert {"嘴唇", "脚丫", "私处", "来姨妈", "眼睛"} <= lexicon.refinements.keys()
+    for site, rules in lexicon.refinements.items():
+        assert any(e.kind == "body" for e in lexicon.terms[site]), site
+        for rule in rules:
+            assert rule.code in lexicon.symptoms, rule.code
+            assert rule.complaints, rule.code
+
+
+def test_a_refined_complaint_replaces_the_general_one(lexicon: Lexicon) -> None:
+    """嘴唇上长了个水泡: a cold sore, searched as one, not also as any rash."""
+    analysis = analyze("嘴唇上长了个水泡", lexicon)
+    assert [s.code for s in analysis.symptoms] == ["cold_sore"]
+    assert "cold_sore" in query_terms(analysis)

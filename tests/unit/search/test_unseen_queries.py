@@ -2,14 +2,19 @@
 
 Each case failed before its cause was fixed: typo correction turning everyday words into medical
 ones, shop words that contain symptom words, the head noun of a shop query, illness characters and
-body-part sensations outside the lexicon, drug-name stems, lone urgency characters and late hours.
+body-part sensations outside the lexicon, drug-name stems, lone urgency characters and late hours;
+then a brand or ingredient before a shop product, sales idioms, songs, shows, recipes and food, a
+site that names the condition of a general complaint, dialect and two-word English slips, and
+characters that form a word with their neighbour outside a typo window.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from yaodao.search.analyze import analyze
+from yaodao.search.analyze import DrugHit, analyze
 from yaodao.search.intent import classify
 from yaodao.search.lexicon import Lexicon
 from yaodao.seed import seed_products
@@ -152,3 +157,164 @@ def test_wordings_first_seen_outside_the_labelled_set(query: str, intent: str, l
 @pytest.mark.parametrize("word", ["chongdianbao", "headphones", "sunglasses", "basketball", "lianyiqun"])
 def test_two_edit_correction_leaves_long_shop_words_alone(word: str, lexicon: Lexicon) -> None:
     assert lexicon.correct_latin(word) is None
+
+
+def symptom_codes(query: str, lexicon: Lexicon) -> set[str]:
+    return {s.code for s in analyze(query, lexicon).symptoms}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "曼秀雷敦 防晒霜",  # a pharmacy brand's cosmetics
+        "维生素c 面膜",  # an ingredient in a beauty product
+        "烟酰胺 身体乳",
+        "王老吉 凉茶 24罐",  # the head noun before a quantity
+        "999 眼影",  # a number brand next to a shop word is a shade
+        "口红 999 正品",
+    ],
+)
+def test_a_brand_or_ingredient_before_a_shop_product_is_that_product(query: str, lexicon: Lexicon) -> None:
+    assert intent_of(query, lexicon) == "non_medical"
+
+
+@pytest.mark.parametrize("query", ["开塞露 儿童装", "王老吉 保济丸", "曼秀雷敦", "999", "维生素c 泡腾片"])
+def test_a_drug_with_its_pack_or_alone_is_still_a_drug(query: str, lexicon: Lexicon) -> None:
+    assert intent_of(query, lexicon) == "drug"
+
+
+def test_a_two_character_typo_among_shop_words_is_a_shop_word_and_a_longer_one_a_drug(lexicon: Lexicon) -> None:
+    shop = analyze("榴莲 猫山王", lexicon)
+    slip = replace(shop, drugs=(DrugHit("jinzhen", "金振", "typo"),))
+    assert classify(slip).intent == "non_medical"
+    assert intent_of("奶茶 布洛分", lexicon) == "drug"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "换季清仓大出血 毛衣",
+        "年终大出血 蓝牙耳机",
+        "叫不醒的人专用 闹钟 超响",
+        "发烧 歌词",  # songs, tabs, shows and recipes are content, not a complaint
+        "头痛 吉他谱",
+        "感冒灵 广告 歌曲",
+        "医生 电视剧 全集",
+        "川贝炖梨 做法",
+        "烧烤炉 户外",  # food and cooking words
+        "深夜 烧烤 外卖",
+        "chocolate cheesecake",
+        "bbq grill",
+        "榨菜 下饭",
+        "汽车安全座椅",
+    ],
+)
+def test_idioms_content_and_food_words_make_a_query_non_medical(query: str, lexicon: Lexicon) -> None:
+    assert intent_of(query, lexicon) == "non_medical"
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("嘴角长了个泡", "cold_sore"),  # lip + blister
+        ("嘴唇 起水泡", "cold_sore"),
+        ("嘴唇干 起皮", "chapped_lips"),
+        ("脚底板痒", "athletes_foot"),  # foot + itch
+        ("脚趾缝痒 还脱皮", "athletes_foot"),
+        ("itchy feet", "athletes_foot"),
+        ("下体好痒", "vaginal_infection"),
+        ("月经来了肚子疼", "period_pain"),  # menses + belly ache
+        ("例假 肚子痛", "period_pain"),
+        ("眼睛好痒", "itchy_eyes"),
+    ],
+)
+def test_a_site_next_to_a_general_complaint_names_the_condition(query: str, code: str, lexicon: Lexicon) -> None:
+    assert code in symptom_codes(query, lexicon)
+
+
+@pytest.mark.parametrize(
+    ("query", "kept", "not_meant"),
+    [
+        ("脚后跟干裂", "dry_skin", "athletes_foot"),  # the complaint word holds its own site
+        ("身上起疹子 嘴唇干", "rash", "cold_sore"),  # a site after the complaint, in another clause
+        ("我姨妈肚子疼", "abdominal_pain", "period_pain"),  # an aunt is not a period
+    ],
+)
+def test_a_site_refines_only_its_own_complaint(query: str, kept: str, not_meant: str, lexicon: Lexicon) -> None:
+    codes = symptom_codes(query, lexicon)
+    assert kept in codes
+    assert not_meant not in codes
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("孩子又吐又拉", "diarrhoea"),
+        ("吐泻 两天了", "diarrhoea"),
+        ("早孕反应 恶心", "nausea_vomiting"),
+        ("被纸划了个口子", "cut_wound"),
+        ("切菜割了个口子 消毒", "cut_wound"),
+        ("屙稀 食乜药", "diarrhoea"),  # Cantonese
+        ("周身痕", "itchy_skin"),
+        ("sore troat", "sore_throat"),  # two English words, one slip
+        ("runny noze", "runny_nose"),
+    ],
+)
+def test_complaints_in_colloquial_dialect_or_misspelt_words(query: str, code: str, lexicon: Lexicon) -> None:
+    assert code in symptom_codes(query, lexicon)
+    assert intent_of(query, lexicon) == "symptom"
+
+
+def test_early_pregnancy_sickness_names_the_person_too(lexicon: Lexicon) -> None:
+    assert "pregnant" in analyze("早孕反应", lexicon).persons
+
+
+@pytest.mark.parametrize(
+    ("query", "not_meant"),
+    [
+        ("my son has fever", "allergic_rhinitis"),  # "has fever" is not a slip for "hay fever"
+        ("sore knees", "nasal_congestion"),  # "sore" is a word, not a slip for "snore"
+        ("牙疼得厉害", "nausea_vomiting"),  # 疼得厉害 is not a slip for 吐得厉害
+        ("腿不舒服", "stomach_ache"),  # nor 腿不舒服 for 胃不舒服
+        ("喉咙痛 咽口水都疼", "chickenpox"),  # a particle that sounds alike (水都 ~ 水痘) is a particle
+    ],
+)
+def test_everyday_wording_is_not_corrected_into_another_complaint(query: str, not_meant: str, lexicon: Lexicon) -> None:
+    assert not_meant not in symptom_codes(query, lexicon)
+
+
+@pytest.mark.parametrize(
+    ("window", "context"),
+    [
+        ("期用药", ("经", "")),  # 经期 is a word: 经期用药 is no 急用药
+        ("期用药", ("哺乳", "")),  # and so is 哺乳期
+        ("安全座", ("", "椅")),  # 座椅 is a word: no 安全套
+        ("心痛的", ("", "")),  # 的 is typed on purpose: no 心痛定
+        ("水都", ("", "")),
+    ],
+)
+def test_a_character_that_makes_a_word_with_its_neighbour_or_a_particle_is_no_slip(
+    window: str, context: tuple[str, str], lexicon: Lexicon
+) -> None:
+    assert lexicon.correct_zh(window, *context) is None
+
+
+@pytest.mark.parametrize(("window", "meant"), [("拉都子", "拉肚子"), ("布落芬", "布洛芬"), ("极用药", "急用药")])
+def test_real_slips_are_still_corrected_beside_those_rules(window: str, meant: str, lexicon: Lexicon) -> None:
+    assert lexicon.correct_zh(window) == meant
+
+
+@pytest.mark.parametrize(
+    ("query", "intent"),
+    [
+        ("退烧药 越快越好", "urgent_medicine"),
+        ("need cough syrup the sooner the better", "urgent_medicine"),
+        ("问药师 哺乳期用药", "consult"),
+        ("经期用药 咨询药师", "consult"),
+        ("睇医生", "consult"),
+        ("my mum tripped and banged her head", "emergency"),
+        ("奶奶在浴室滑倒 后脑勺着地", "emergency"),
+    ],
+)
+def test_hurry_consult_and_fall_wordings(query: str, intent: str, lexicon: Lexicon) -> None:
+    assert intent_of(query, lexicon) == intent
