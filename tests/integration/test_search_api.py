@@ -7,6 +7,7 @@ import pytest
 from factories import WEST_LAKE
 from support import Platform
 from yaodao.kernel.geo import LatLng
+from yaodao.search.pregnancy import pregnancy_fit
 
 AT = "2026-11-25T14:00:00+08:00"
 NIGHT = "2026-11-25T23:40:00+08:00"
@@ -141,6 +142,27 @@ def test_for_a_symptom_otc_answers_rank_before_prescription_products(platform: P
     assert top
     assert all(card.drug_class != "rx" for card in top)
     assert {"loratadine", "cetirizine", "chlorphenamine"} & {i for card in top for i in card.inns}
+
+
+@pytest.mark.parametrize("q", ["孕妇感冒", "怀孕了 发烧", "pregnant headache"])
+def test_for_a_pregnant_person_paracetamol_comes_first_and_nsaids_after_it(platform: Platform, q: str) -> None:
+    page = platform.container.search.search(
+        q,
+        city=platform.container.cities.get("hangzhou"),  # type: ignore[arg-type]
+        address=LatLng(**WEST_LAKE),
+        at=platform.clock.now(),
+    )
+    fits = [pregnancy_fit(platform.container.search.catalog.products[c.product_id]) for c in page.ranked]
+    assert "paracetamol" in page.ranked[0].inns, [c.inns for c in page.ranked[:5]]
+    assert -1 not in fits[: fits.index(1) + 1]  # nothing to avoid before the first preferred answer
+    # Without pregnancy in the query, the same symptom ranks on relevance alone.
+    plain = platform.container.search.search(
+        q.replace("孕妇", "").replace("怀孕了", "").replace("pregnant", ""),
+        city=platform.container.cities.get("hangzhou"),  # type: ignore[arg-type]
+        address=LatLng(**WEST_LAKE),
+        at=platform.clock.now(),
+    )
+    assert [c.product_id for c in plain.ranked[:5]] != [c.product_id for c in page.ranked[:5]]
 
 
 def test_identical_packs_from_many_makers_are_one_document_and_the_page_shows_the_cheapest_few(

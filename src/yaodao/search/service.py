@@ -22,6 +22,7 @@ from yaodao.search.index import IndexedDocument, SearchIndex
 from yaodao.search.intent import IntentResult, classify
 from yaodao.search.landing import CRISIS_LINE, Emergency, LandingPage, ProductCard
 from yaodao.search.lexicon import Lexicon
+from yaodao.search.pregnancy import pregnancy_fit
 
 LATE_HORIZON_MINUTES = 60
 # What "I need medicine now" most often means when no drug or symptom is named: a first-aid shelf.
@@ -40,6 +41,7 @@ class SearchParams:
     named_drug_boost: float = 1.5  # the product contains the drug the query names
     symptom_boost: float = 0.8  # the product treats the symptom the query names
     child_boost: float = 0.4  # a children's product when the query names a child
+    pregnancy_boost: float = 0.6  # per step of fit (pregnancy_fit) when the query names pregnancy
     relevance_step: float = 0.25  # relevance within a step counts as equal; delivery time decides
     # For a symptom (no drug named), what a person can buy now comes first: prescription products
     # keep their place in their own section but rank after the OTC answers.
@@ -185,6 +187,7 @@ class SearchService:
             if found:
                 treats.update(found.categories)
         child = "child" in analysis.persons
+        pregnant = bool({"pregnant", "breastfeeding"} & set(analysis.persons))
         groups: list[tuple[float, str, str]] = []
         for group, score in scores.items():
             product = catalog.products[catalog.members[group][0]]
@@ -192,6 +195,8 @@ class SearchService:
                 score += params.symptom_boost
             if child and "childrens_health" in product.categories:
                 score += params.child_boost
+            if pregnant:
+                score += params.pregnancy_boost * pregnancy_fit(product)
             if not named and product.drug_class is DrugClass.RX:
                 score *= params.unnamed_rx_factor
             groups.append((-score, product.sku, group))
