@@ -35,7 +35,13 @@ The phrases live in ``data/red_flags.tsv`` (its header explains the format). Mat
 * English phrases word by word, after fixing listed typos (``pian`` → ``pain``) and words within
   one edit of a distinctive flag word (``siezure`` → ``seizure``);
 * combinations: one phrase from each group anywhere in the text (``胸闷`` + ``出冷汗``);
-* "took 20 pills" style counts of ten or more dose units (overdose).
+* "took 20 pills" style counts of ten or more dose units (overdose), in digits or Chinese numerals (三十多片);
+* a fit going on for minutes (抽了十分钟还没停, "fitting for 10 minutes": seizure) and a whole pack finished at
+  once (孩子把一瓶退烧药喝光了: with a medicine word, overdose);
+* English spellings of the same words: can not / cannot / cant, breath for breathe.
+
+A phrase directly followed by a picture, game or print word (车祸现场 表情包, 德国心脏病 桌游, "heart attack
+lyrics") names that thing, and does not count.
 
 Chest pain alone is a flag (DOMAIN: "胸痛" counts). A negation directly before a phrase cancels
 that phrase: 没有/没/无/不/未/否认/不是 or no/not/without/never/dont…, with only filler words in
@@ -66,14 +72,51 @@ _HAN = "\u3400-\u9fff"
 _ALL_HAN = re.compile(f"[{_HAN}]+")
 _HAN_GAP = re.compile(f"(?<=[{_HAN}]) (?=[{_HAN}])")
 _WORD = re.compile(r"[a-z0-9]+")
-_ZH_DOSES = re.compile(r"(?:吃|吞|服|喝)了?(?:大概|差不多|有)?(\d{2,4})多?(?:片|粒|颗|袋|支)")
+_ZH_DOSES = re.compile(
+    r"(?:吃|吞|服|喝)了?(?:大概|差不多|有|将近|快|足足|一共|总共)?(\d{2,4}|[二三四五六七八九]?十[一二三四五六七八九]?|几十)多?(?:片|粒|颗|袋|支)"
+)
 # A drug name may sit between the count and the unit: "took 25 paracetamol tablets".
 _EN_DOSES = re.compile(
-    r"\b(?:took|taken|ate|swallowed)\s+(\d{2,4})\s+(?:[a-z]+\s+){0,2}?(?:pills|tablets|capsules|caps|tabs)\b"
+    r"\b(?:took|taken|ate|swallowed)\s+(?:like|about|around|maybe|over|almost|nearly|at least|more than)?\s*(\d{2,4})"
+    r"\s+(?:[a-z]+\s+){0,2}?(?:pills|tablets|capsules|caps|tabs)\b"
+)
+_EN_FIT_GOING = re.compile(
+    r"\b(?:seizure|seizures|seizing|fitting|convulsing|convulsions?|fit|shaking|jerking)\s+"
+    r"(?:for\s+)?(?:over\s+|more than\s+)?"
+    r"(?:\d{1,3}|five|ten|fifteen|twenty|thirty|several|a few)\s+(?:minutes|mins|min)\b"
+    r"|\b(?:seizure|fit|fitting|convulsion|shaking)\s+(?:hasnt|has not|havent|isnt|is not|wont|still hasnt)\s+stop"
+)
+# A whole container of a medicine finished at once (孩子把一瓶退烧药喝光了, 一盒药全吃了): the @took_lots phrase it
+# stands for still needs a @medicine word, so a bottle of cola drunk up is nothing.
+_ZH_WHOLE_PACK = re.compile(
+    "(?:把|将)(?:一|整|一整|满满一|大半|半|好几|几)(?:瓶|盒|板|排|袋|罐)[^把将]{0,8}?(?:全|都|全部|一口气|一下子)?"
+    "(?:喝|吃|吞|服)(?:光|完|掉|下去|下|了)"
+    "|(?:一|整|一整|大半|好几)(?:瓶|盒|板|排|罐)[^把将]{0,8}?(?:全|都|全部|一口气|一下子)(?:喝|吃|吞|服)"
+    "|(?:一|整|一整|大半|好几)(?:瓶|盒|板|排|罐)[^把将]{0,8}?(?:喝|吃|吞|服)(?:光|掉|下去)"
+    "|(?:喝|吃|吞|服)(?:光|掉|下)了?(?:一|整|一整|大半|半|好几)(?:瓶|盒|板|排|罐)"
+)
+_WHOLE_PACK = "吃了一整瓶"  # the @took_lots phrase a whole-pack hit stands for
+_FIT_NOT_STOPPING = "抽搐不止"  # the seizure phrase a fit-duration hit stands for
+# Words that make the red-flag phrase before them the name of a picture, a game or a print (车祸现场 表情包, 德国心脏病
+# 桌游): no one is hurt. Only what follows the phrase directly counts, with two of 现场/的/搞笑 … between at most.
+_ZH_MEDIA_TAIL = re.compile(
+    "(?:现场|的|版|风|主题|系列|搞笑|沙雕){0,2}(?:表情包|梗图|壁纸|头像|桌游|手办|海报|贴纸|歌词|周边|同款|图案|印花)"
+)
+_EN_MEDIA_TAIL = re.compile(
+    r" (?:song|songs|lyrics|lyric|chords|karaoke|album|mv|music video|meme|memes|board game|poster)\b"
 )
 # A baby's age in days, weeks or months, only where the number is an age and not a duration
 # ("出生40天", "2个月大", "两个月的宝宝", "10 week old"; not "发烧3天", "宝宝3天没大便", "2周岁").
 _ZH_NUM = r"\d{1,3}|[一二两三四五六七八九十]{1,3}"
+# A fit that has gone on for a while (抽了十分钟还没停, 抽搐半小时了, "seizure for 10 minutes"): RF1 row 5, a fit
+# not stopping. The duration or the "not stopped" comes straight after the fit word.
+_ZH_FIT_GOING = re.compile(
+    "(?:(?:抽搐|抽风|惊厥)(?:了|着|得)?|抽(?:了|着|起来))"
+    "(?:(?:已经|都|快|有|大概|差不多|将近|超过|足足|好|一直)?"
+    f"(?:{_ZH_NUM}|几|十几|好几|半)多?(?:分钟|分多钟|个?小时|个?钟头)(?:了)?(?:还|都|一直)?"
+    "|(?:好久|半天|很久|这么久|一会儿)(?:了)?(?:还|都)?(?=没|不|停))"
+    "|(?:抽搐|抽风|惊厥|抽)(?:了|着)?(?:还|都|一直)(?:没停|不停|没有停|停不下来|停不住|止不住)"
+)
 _ZH_CHILD = "宝宝|宝贝|婴儿|孩子|小孩|娃|女儿|儿子|闺女"
 _ZH_INFANT_AGE = re.compile(
     f"(?:出生|刚生|生下来)({_ZH_NUM})(天|周|个?月)(?!岁)"
@@ -163,6 +206,32 @@ def _readings(char: str) -> frozenset[str]:
     return frozenset(pinyin(char, style=Style.NORMAL, heteronym=True, errors="ignore")[0] or ())
 
 
+# The same English words typed apart, together or as the noun (can not / cannot / cant, breath for breathe): each
+# phrase is also found in the other spellings.
+_LATIN_SPELLINGS = {
+    "cant": ("cannot", "can not"),
+    "cannot": ("cant", "can not"),
+    "breathe": ("breath",),
+    "wont": ("will not",),
+    "dont": ("do not",),
+    "doesnt": ("does not",),
+    "isnt": ("is not",),
+}
+
+
+def _latin_variants(phrase: str) -> set[str]:
+    if _ALL_HAN.search(phrase):
+        return set()
+    variants = {phrase}
+    for word, others in _LATIN_SPELLINGS.items():
+        for variant in list(variants):
+            words = variant.split()
+            if word in words:
+                variants.update(" ".join(o if w == word else w for w in words) for o in others)
+    variants.discard(phrase)
+    return variants
+
+
 def _pinyin_variants(phrase: str) -> set[str]:
     if not _ALL_HAN.fullmatch(phrase) or len(phrase) < 2:
         return set()
@@ -172,6 +241,12 @@ def _pinyin_variants(phrase: str) -> set[str]:
         if len(joined) >= 5:
             variants.update({joined, " ".join(syllables)})
     return variants
+
+
+def _canonical_form(phrase: str) -> str:
+    """A Chinese phrase as the normaliser leaves it, so that the text and the phrase meet whatever the script
+    conversion does to a character (it turns 结束 into 結束)."""
+    return normalize(phrase) if _ALL_HAN.search(phrase) else phrase
 
 
 def _parse(text: str) -> list[tuple[str, str, str, list[str]]]:
@@ -199,10 +274,12 @@ def _gate() -> _Gate:
     fuzzy: set[str] = set()
 
     def register(raw: str) -> str:
-        phrase = raw.lstrip("~")
+        phrase = _canonical_form(raw.lstrip("~"))
         canonical.setdefault(phrase, phrase)
         if raw.startswith("~"):
             return phrase
+        for variant in _latin_variants(phrase):
+            canonical.setdefault(variant, phrase)
         for variant in _pinyin_variants(phrase):
             canonical.setdefault(variant, phrase)
             if " " not in variant and len(variant) >= 8:
@@ -221,8 +298,9 @@ def _gate() -> _Gate:
             parts = tuple(groups[ref.strip()] for ref in phrases[0].split("+"))
             rules.append(_Rule(name, guidance, parts, near=kind == "near"))
         elif kind == "except":
-            exceptions.update(phrases)
-            canonical.update((p, p) for p in phrases)
+            spans = [_canonical_form(p) for p in phrases]
+            exceptions.update(spans)
+            canonical.update((p, p) for p in spans)
         elif kind == "typo":
             typos.update((p, name) for p in phrases)
         elif kind == "fuzzy":
@@ -326,6 +404,7 @@ def _zh_hits(compact: str, gate: _Gate) -> list[_Hit]:
         if phrase not in gate.exceptions
         and not any(xs <= s and e <= xe for xs, xe in spans)
         and not (typed != phrase and (s, e) in exact)
+        and not _ZH_MEDIA_TAIL.match(compact, e)
         and not _negated_zh(compact, s)
     ]
 
@@ -350,6 +429,7 @@ def _latin_hits(text: str, gate: _Gate) -> list[_Hit]:
         for phrase, s, e in found
         if phrase not in gate.exceptions
         and not any(xs <= s and e <= xe for xs, xe in spans)
+        and not _EN_MEDIA_TAIL.match(text, matches[e - 1].end())
         and not _negated_words(words, s)
     ]
 
@@ -358,8 +438,16 @@ def _dose_hits(compact: str, text: str) -> list[_Hit]:
     hits = []
     for pattern, source in ((_ZH_DOSES, compact), (_EN_DOSES, text)):
         for m in pattern.finditer(source):
-            if int(m.group(1)) >= _MIN_DOSES:
+            if _number(m.group(1)) >= _MIN_DOSES or m.group(1) == "几十":
                 hits.append(_Hit("", m.group(), m.start(), m.end()))
+    return hits
+
+
+def _pattern_hits(compact: str, text: str) -> list[_Hit]:
+    """A fit that has gone on for minutes (a seizure phrase) and a whole pack finished (a @took_lots phrase)."""
+    hits = [_Hit(_FIT_NOT_STOPPING, m.group(), m.start(), m.end()) for m in _ZH_FIT_GOING.finditer(compact)]
+    hits += [_Hit(_FIT_NOT_STOPPING, m.group(), m.start(), m.end()) for m in _EN_FIT_GOING.finditer(text)]
+    hits += [_Hit(_WHOLE_PACK, m.group(), m.start(), m.end()) for m in _ZH_WHOLE_PACK.finditer(compact)]
     return hits
 
 
@@ -424,7 +512,9 @@ def scan_normalized(text: str) -> list[RedFlag]:
         return []
     gate = _gate()
     compact = _HAN_GAP.sub("", text)
-    hits = _zh_hits(compact, gate) + _latin_hits(text, gate) + _infant_hits(compact, text)
+    hits = (
+        _zh_hits(compact, gate) + _latin_hits(text, gate) + _infant_hits(compact, text) + _pattern_hits(compact, text)
+    )
     hits.sort(key=lambda h: (h.position, -h.end))
     flags: dict[str, tuple[int, int, RedFlag]] = {}  # code -> (position, -evidence parts, flag)
     # Only the rules that name a phrase found can fire; a set test then skips those with a part missing.

@@ -76,7 +76,48 @@ _DRUG_STEM = re.compile(
     r"ciclovir|cyclovir|lukast|tropium|zepam|zolam|barbital|fenac|olone|asone|isone|triptyline|azepine|mab|tinib)\b"
 )
 _SENSATIONS = {"疼": "pain", "痛": "pain", "酸": "muscle_pain", "痒": "itchy_skin", "肿": "pain"}
-_BODY_SENSATION = re.compile("(?:里|上|有点|有些|好|很|特别|老是|一直|总是)?([疼痛酸痒肿])")
+# What a feeling means at one body part (眼睛又干又涩 is dry eyes, 胃里火辣辣的 heartburn, 嗓子干 a sore throat): a
+# feeling with no entry here for its body part is no complaint (头发干 is a hair-care question).
+_SITE_SENSATIONS = {
+    "eye": {"干": "dry_eyes", "涩": "dry_eyes"},
+    "stomach": {"火辣辣": "heartburn", "辣辣": "heartburn", "烧": "heartburn", "灼": "heartburn", "胀": "bloating"},
+    "abdomen": {"胀": "bloating"},
+    "throat": {
+        "疼": "sore_throat",
+        "痛": "sore_throat",
+        "干": "sore_throat",
+        "痒": "sore_throat",
+        "肿": "sore_throat",
+        "火辣辣": "sore_throat",
+        "烧": "sore_throat",
+        "灼": "sore_throat",
+    },
+    "skin": {"干": "dry_skin"},
+}
+# A body part, then a few words that only say how or how often (里, 有点, 又, 坠着, 一阵阵), then the feeling.
+_BODY_SENSATION = re.compile(
+    "(?:里面|里|上|有点|有些|好|很|特别|非常|超级|太|真|老是|一直|总是|经常|又|还|也|着|坠着|隐隐|一阵阵|一阵一阵|感觉|觉得)*"
+    "(火辣辣|辣辣|[疼痛酸痒肿干涩烧灼胀])"
+)
+# Laughing "until it hurts" (笑到肚子疼, 笑得我头疼) is a figure of speech, not a complaint.
+_LAUGHING = ("笑到", "笑得", "笑的", "笑出", "乐到", "乐得", "笑到我", "笑得我")
+# A consult word that reports what a doctor said or gave (医生说吃思密达, 大夫开的药): the user already saw one and
+# asks about the medicine.
+_QUOTED = re.compile(r"\s?(?:说|讲|让|叫我|叫吃|建议|开的|开了|给开|给我开|嘱咐|交代|推荐的)")
+# Between a site word and its complaint, a time (大姨妈第一天 肚子疼, 经期的时候 小腹痛): still the same clause.
+_PERIOD_TIME_GAP = re.compile(
+    r"(?:的)?(?:第[一二三四五六七八九十\d]{1,2}天|头[一二两三]天|这几天|那几天|期间|的时候|时候)\s?"
+)
+# English words that only link a site and its complaint (my throat is very pain, eyes are so itchy).
+_LATIN_LINKS = frozenset(
+    "is are am very so really feels feel quite too still kind of a bit getting gets has been".split()
+)
+# More feelings after the first (又干又涩, 又干又痒): the feeling goes on to the last of them.
+_MORE_FEELING = re.compile("(?:又|也|还|而且|还有点|有点)?(?:火辣辣|[疼痛酸痒肿干涩烧灼胀])(?:得慌|得厉害)?")
+_MAX_PINYIN_RUN = 8  # words: spaced pinyin of one name (lu lei ta ding) is read as one word
+# Letters from which spaced pinyin with a slip (lu lei ta ding for lvleitading) is corrected: shorter runs are often
+# other words (huan shi, 缓释, is not huangshi).
+_MIN_PINYIN_RUN_SLIP = 9
 # A late hour is a hurry (晚上11点, 凌晨2点, 11点了): pharmacies are closed, the delivery is what counts.
 _LATE_HOUR = re.compile(
     r"(?:晚上|夜里|夜间|半夜|深夜|凌晨)\s*(?:\d{1,2}|[一二两三四五六七八九十]{1,3})\s*点|(?<!\d)(?:1[0-2]|[0-4])\s*点了"
@@ -84,7 +125,7 @@ _LATE_HOUR = re.compile(
 # Delivery asked for at night, with or without a space (夜里 送, 晚上能送): the hurry of a night-time order.
 _NIGHT_DELIVERY = re.compile(r"(?:夜里|夜间|晚上|今晚|今天晚上)\s*(?:能|可以|还能|还)?\s*(?:送|配送)")
 # Shop words for a product's style or grade: 头疼款 (a "headache" design), 发烧级 (audiophile grade).
-_STYLE_WORDS = ("款", "同款", "图案", "造型", "风格", "印花", "表情包", "级")
+_STYLE_WORDS = ("款", "同款", "图案", "造型", "风格", "印花", "表情包", "配色", "级")
 # How much of a product, or which pack, at the end of a query (整箱, 24罐, 一提, 儿童装, "12 pack"): the head noun
 # is the word before it.
 _QUANTITY_TAIL = re.compile(
@@ -211,6 +252,24 @@ def _typos(text: str, matches: list[TermMatch], lexicon: Lexicon) -> tuple[list[
             continue
         if term := lexicon.correct_latin_phrase([first.group(), second.group()]):
             accept(text[start:end], term, start, end)
+    for syllables in _pinyin_runs(latin, lexicon):
+        # Spaced pinyin (lu lei ta ding, ke sou): the syllables run together name one word, or its slip.
+        for size in range(len(syllables), 1, -1):
+            for i in range(len(syllables) - size + 1):
+                words_in = syllables[i : i + size]
+                start, end = words_in[0].start(), words_in[-1].end()
+                glued = "".join(w.group() for w in words_in)
+                if len(glued) < 5 or not free(start, end):
+                    continue
+                slip = lexicon.correct_latin(glued) if len(glued) >= _MIN_PINYIN_RUN_SLIP else None
+                term = glued if glued in lexicon.terms else slip
+                if not term or not any(e.kind in (DRUG, SYMPTOM) for e in lexicon.terms[term]):
+                    continue
+                if term == glued:
+                    found.append(TermMatch(term, lexicon.terms[term], start, end))
+                    covered.append((start, end))
+                else:
+                    accept(text[start:end], term, start, end)
     for word in latin:
         if not free(word.start(), word.end()):
             continue
@@ -232,6 +291,23 @@ def _typos(text: str, matches: list[TermMatch], lexicon: Lexicon) -> tuple[list[
                 if not _inside_word(start, start + size, words) and (term := lexicon.correct_zh(window, *outside)):
                     accept(window, term, start, start + size)
     return found, corrections
+
+
+def _pinyin_runs(latin: list[re.Match[str]], lexicon: Lexicon) -> list[list[re.Match[str]]]:
+    """Runs of two or more single-spaced words that are each one pinyin syllable (lu lei ta ding)."""
+    runs: list[list[re.Match[str]]] = []
+    current: list[re.Match[str]] = []
+    for word in latin:
+        syllable = word.group() in lexicon.syllables and word.group().isalpha()
+        if syllable and current and word.start() - current[-1].end() == 1 and len(current) < _MAX_PINYIN_RUN:
+            current.append(word)
+            continue
+        if len(current) >= 2:
+            runs.append(current)
+        current = [word] if syllable else []
+    if len(current) >= 2:
+        runs.append(current)
+    return runs
 
 
 def _inside_word(start: int, end: int, words: list[tuple[int, int]]) -> bool:
@@ -292,6 +368,11 @@ def _refine(
                 gap = text[end : site.start]
             else:
                 continue
+            if latin and gap.strip() and all(w in _LATIN_LINKS for w in gap.split()) and len(gap.split()) <= 3:
+                gap = " "  # my throat is very pain: the words between only link the two
+            elif _PERIOD_TIME_GAP.fullmatch(gap):
+                # 大姨妈第一天 肚子疼: the words between say when in the period, not another thing.
+                gap = gap[-1:] if gap.endswith(" ") else ""
             if len(gap) > _SITE_GAP or (" " in gap and gap != " "):
                 continue
             rule = next((r for r in lexicon.refinements[site.term] if r.refines(hit.code, hit.term)), None)
@@ -315,6 +396,51 @@ def _describes_product(text: str, match: TermMatch) -> bool:
     often type a space between them (头疼 同款, 体温计 造型)."""
     end = match.end + 1 if text.startswith(" ", match.end) else match.end
     return text.startswith(_STYLE_WORDS, end)
+
+
+def _body_feelings(
+    text: str,
+    matches: list[TermMatch],
+    symptoms: dict[str, SymptomHit],
+    found: list[tuple[SymptomHit, int, int]],
+) -> None:
+    """A body part, then a feeling (手腕好疼, 耳朵里痒, 眼睛又干又涩, 胃里烧得慌), added to ``symptoms`` and ``found``.
+
+    A feeling the body part gives its own meaning (_SITE_SENSATIONS) wins over the general complaint words inside
+    it (痒 in 嗓子又干又痒, 烧得 in 胃里烧得慌); a general pain or itch counts only when nothing else was named.
+    """
+    named = bool(symptoms)
+    for match in matches:
+        sites = [e.value for e in match.entries if e.kind == BODY]
+        sensed = _BODY_SENSATION.match(text, match.end) if sites else None
+        if not sensed or _laughing(text, match.start) or any(text.startswith(w, match.start) for w in _NOT_COMPLAINTS):
+            continue
+        feeling, end = sensed.group(1), sensed.end()
+        while more := _MORE_FEELING.match(text, end):
+            end = more.end()
+        if text.startswith(_STYLE_WORDS, end):
+            continue
+        special = next((c for site in sites if (c := _SITE_SENSATIONS.get(site, {}).get(feeling))), None)
+        inside = [m for m in matches if m is not match and match.end <= m.start < end]
+        if special:
+            # The general words inside the feeling (痒, 烧得) are part of it: only the specific complaint stays.
+            for m in inside:
+                for code in (e.value for e in m.entries if e.kind == SYMPTOM):
+                    if code in symptoms and symptoms[code].term == m.term:
+                        del symptoms[code]
+            found[:] = [f for f in found if not (match.end <= f[1] < end)]
+        elif named or any(m.start < sensed.end() <= m.end and m is not match for m in matches):
+            continue
+        meant = special or _SENSATIONS.get(feeling)
+        if meant:
+            hit = SymptomHit(meant, text[match.start : end])
+            symptoms.setdefault(meant, hit)
+            found.append((hit, match.start, end))
+
+
+def _laughing(text: str, start: int) -> bool:
+    """Whether the words before ``start`` laugh "until it hurts" (笑到肚子疼, 笑得 头疼)."""
+    return text[max(0, start - 4) : start].rstrip().endswith(_LAUGHING)
 
 
 def _ages(text: str) -> list[str]:
@@ -353,7 +479,8 @@ def analyze(query: str, lexicon: Lexicon) -> Analysis:
         # 急 is urgency only as a word of its own (药 急), not inside 急性 or 急救.
         lone = len(match.term) == 1 and match.start not in symptom_starts and match.term not in tokens
         alone = len(match.term) > 1 or match.term in tokens
-        styled = _describes_product(text, match)
+        styled = _describes_product(text, match) or _laughing(text, match.start)
+        quoted = bool(_QUOTED.match(text, match.end))
         for entry in match.entries:
             if styled and shop and entry.kind in (DRUG, MEDICAL):
                 # "感冒灵 同款 卫衣", "药丸造型 钥匙扣": the medicine only names the look of a shop product.
@@ -368,21 +495,12 @@ def analyze(query: str, lexicon: Lexicon) -> Analysis:
                 found.append((SymptomHit(entry.value, match.term), match.start, match.end))
             elif entry.kind == URGENCY and not alone:
                 continue
+            elif entry.kind == CONSULT and quoted:
+                # "医生说吃思密达 一次吃多少": what a doctor said, the question is about the medicine.
+                continue
             elif entry.kind not in (SYMPTOM, BODY) or (entry.kind == BODY and not lone and not styled):
                 by_kind[entry.kind].append(entry.value)
-    if not symptoms:
-        # A body part the lexicon has no complaint word for, then a pain or itch (手腕好疼, 耳朵里痒).
-        for match in matches:
-            sensed = _BODY_SENSATION.match(text, match.end) if any(e.kind == BODY for e in match.entries) else None
-            if (
-                sensed
-                and not text.startswith(_STYLE_WORDS, sensed.end())
-                and not any(text.startswith(w, match.start) for w in _NOT_COMPLAINTS)
-                and not any(m.start < sensed.end() <= m.end and m is not match for m in matches)
-            ):
-                code = _SENSATIONS[sensed.group(1)]
-                symptoms.setdefault(code, SymptomHit(code, match.term + sensed.group()))
-                found.append((SymptomHit(code, match.term + sensed.group()), match.start, sensed.end()))
+    _body_feelings(text, matches, symptoms, found)
     symptoms = _refine(text, matches, found, symptoms, lexicon)
     if temperature := _FEVER_TEMPERATURE.search(text):
         symptoms.setdefault(_FEVER, SymptomHit(_FEVER, temperature.group()))

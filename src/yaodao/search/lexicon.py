@@ -303,6 +303,7 @@ class Lexicon:
                     self._zh_wild.setdefault(f"{term[:i]}?{term[i + 1 :]}", []).append(term)
         # Pinyin words (not initials, not English) that glued pinyin may be split into: tuishao+yao.
         syllables = frozenset(s for t in terms for s in pinyin_of(t))
+        self.syllables = syllables  # every pinyin syllable of a Chinese term: what spaced pinyin is made of
         pieces = (t for t in terms if t.isascii() and t.isalpha() and len(t) >= 4 and _spells(t, syllables))
         self.pinyin_pieces = frozenset(t for t in pieces if any(e.how != INITIALS for e in terms[t]))
         self._lock = threading.Lock()

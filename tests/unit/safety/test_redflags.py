@@ -443,3 +443,114 @@ def test_sales_talk_and_alarm_clocks_for_heavy_sleepers_are_not_red_flags(text: 
 )
 def test_real_bleeding_and_an_unrousable_person_still_flag_beside_those_idioms(text: str, code: str) -> None:
     assert code in codes(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "宝宝抽了五分钟了 怎么办",
+        "孩子抽搐半个小时了",
+        "我爸抽了好久都没停",
+        "他抽着还没停",
+        "she has been fitting for 10 minutes",
+        "seizure for over 5 minutes",
+    ],
+)
+def test_a_fit_that_has_gone_on_for_minutes_is_a_seizure_not_stopping(text: str) -> None:
+    assert "seizure" in codes(text)
+
+
+@pytest.mark.parametrize("text", ["每天抽十分钟做运动", "抽了血 等了十分钟", "小腿抽筋十分钟", "抽烟十分钟"])
+def test_sparing_minutes_a_blood_test_or_a_cramp_is_no_fit(text: str) -> None:
+    assert "seizure" not in codes(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "娃把半瓶美林喝了",
+        "儿子把一整盒药全吃了",
+        "一板安眠药一口气全吞了",
+        "孩子偷吃了奶奶的降压药",
+        "女儿误服了爸爸的药",
+        "宝宝把布洛芬混悬液当糖吃了",
+        "吃了三十多片安眠药",
+        "toddler drank the whole bottle of calpol",
+        "my son swallowed a whole bottle of tylenol",
+        "took like 40 pills",
+    ],
+)
+def test_a_whole_pack_or_a_child_taking_medicine_is_an_overdose(text: str) -> None:
+    assert "overdose" in codes(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["孩子把一瓶可乐喝光了", "一大瓶酸奶全喝了", "孩子偷吃薯片", "一盒饼干吃光了", "drank a whole bottle of water"],
+)
+def test_a_whole_bottle_of_something_else_or_a_child_eating_snacks_is_not_an_overdose(text: str) -> None:
+    assert codes(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "真的不太想活了",
+        "再也不要醒来就好了",
+        "睡着了永远不醒多好",
+        "想结束一切",
+        "活着有啥意思",
+        "降压药吃多少会死",
+        "褪黑素吃几片能一睡不起",
+        "how many pills to never wake up",
+        "lethal dose of paracetamol",
+    ],
+)
+def test_indirect_wording_of_suicidal_thoughts_goes_to_the_crisis_line(text: str) -> None:
+    assert "suicide" in codes(text)
+
+
+@pytest.mark.parametrize("text", ["安眠药吃几片能睡着", "布洛芬一次吃几片", "吃多少 不行吗", "how many tablets a day"])
+def test_a_dose_question_is_not_a_suicide_flag(text: str) -> None:
+    assert "suicide" not in codes(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["i can not breath", "cannot breath help", "my son can not breathe", "he cant breath properly"]
+)
+def test_cannot_breathe_in_any_spelling(text: str) -> None:
+    assert "breathing" in codes(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "笔记本中毒了 怎么办",
+        "u盘中毒 文件没了",
+        "吐血整理 考研资料",
+        "亏到吐血 清仓",
+        "吐血安利 面膜",
+        "车祸现场 搞笑表情包",
+        "心梗 表情包",
+        "heart attack lyrics",
+        "stroke song chords",
+        "手被烫了一下 一元硬币大小 起了个小水泡",
+    ],
+)
+def test_figurative_red_flag_words_and_pictures_are_not_red_flags(text: str) -> None:
+    """A computer virus, 吐血 as a superlative, a meme of a crash, a song title; and 起了 is no slip for 吃了."""
+    assert codes(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("喝了农药 中毒了", "poisoning"),
+        ("一直吐血 止不住", "bleeding"),
+        ("车祸现场 有人受伤", "head_injury_trauma"),
+        ("heart attack symptoms", "chest_pain"),
+        ("孩子吞了一枚硬币", "poisoning"),
+    ],
+)
+def test_real_poisoning_bleeding_and_trauma_still_flag_beside_those_idioms(text: str, code: str) -> None:
+    assert code in codes(text)

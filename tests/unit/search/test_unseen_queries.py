@@ -318,3 +318,98 @@ def test_real_slips_are_still_corrected_beside_those_rules(window: str, meant: s
 )
 def test_hurry_consult_and_fall_wordings(query: str, intent: str, lexicon: Lexicon) -> None:
     assert intent_of(query, lexicon) == intent
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("嗓子又干又痒", "sore_throat"),
+        ("喉咙里火辣辣的", "sore_throat"),
+        ("胃里烧得慌", "heartburn"),
+        ("吃完火锅 胃里一阵阵火辣辣", "heartburn"),
+        ("眼睛好涩", "dry_eyes"),
+        ("看手机久了 眼睛有点干", "dry_eyes"),
+        ("来月经第二天 小腹坠着疼", "period_pain"),
+        ("my throat is so pain", "sore_throat"),
+        ("throat really pain", "sore_throat"),
+    ],
+)
+def test_a_feeling_at_a_body_part_names_its_complaint(query: str, code: str, lexicon: Lexicon) -> None:
+    """A body part, a few words of how, then a feeling (又干又涩, 火辣辣, 坠着疼): the part says which complaint."""
+    assert code in symptom_codes(query, lexicon)
+
+
+@pytest.mark.parametrize(
+    ("query", "code"), [("孩子三天不拉屎", "constipation"), ("腿上被蚊子叮了几个包", "insect_bites")]
+)
+def test_everyday_words_for_constipation_and_bites(query: str, code: str, lexicon: Lexicon) -> None:
+    assert code in symptom_codes(query, lexicon)
+
+
+@pytest.mark.parametrize("query", ["头发好干", "手机发烫", "头发烫 卷发棒"])
+def test_a_feeling_with_no_complaint_at_that_place_is_none(query: str, lexicon: Lexicon) -> None:
+    assert not symptom_codes(query, lexicon) - {"pain"}
+
+
+@pytest.mark.parametrize(
+    ("query", "inn"),
+    [("lu lei ta ding pian", "loratadine"), ("a mo xi lin", "amoxicillin"), ("tai nuo lin", "paracetamol")],
+)
+def test_spaced_pinyin_is_read_as_one_name(query: str, inn: str, lexicon: Lexicon) -> None:
+    assert inn in {d.inn for d in analyze(query, lexicon).drugs}
+
+
+def test_a_short_spaced_pinyin_run_is_not_corrected_into_a_brand(lexicon: Lexicon) -> None:
+    """huan shi (缓释) is seven letters one slip from huangshi: too short to correct."""
+    assert {d.inn for d in analyze("bu luo fen huan shi", lexicon).drugs} == {"ibuprofen"}
+
+
+@pytest.mark.parametrize(
+    ("query", "intent"),
+    [
+        ("大夫说吃蒙脱石散 一天几次", "drug"),
+        ("医生开的布洛芬 饭前还是饭后吃", "drug"),
+        ("想问医生 布洛芬能不能和感冒药一起吃", "consult"),
+    ],
+)
+def test_a_doctor_quoted_is_a_drug_question_a_doctor_asked_for_is_a_consult(
+    query: str, intent: str, lexicon: Lexicon
+) -> None:
+    assert intent_of(query, lexicon) == intent
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "笑到头疼的综艺",
+        "笑得我肚子痛",
+        "太极拳 练功服",
+        "太极扇",
+        "感冒灵配色 卫衣",
+        "双11 购物清单",
+        "剁手 清单",
+        "布洛芬 表情包",
+        "心脏病 桌游",
+        "老干妈 辣椒酱",
+        "杀虫剂 蟑螂",
+        "灭蚊 电蚊香",
+        "笔记本发烫 散热器",
+        "药到病除 成语",
+        "药神 电影",
+    ],
+)
+def test_figures_of_speech_games_clothes_sauces_and_pest_poison_are_shop_queries(query: str, lexicon: Lexicon) -> None:
+    assert intent_of(query, lexicon) == "non_medical"
+
+
+@pytest.mark.parametrize(
+    ("query", "intent"),
+    [
+        ("笑的时候肚子疼", "symptom"),
+        ("宝宝身上发烫", "symptom"),
+        ("打虫药 儿童", "symptom"),
+        ("孩子误服了杀虫剂", "emergency"),
+    ],
+)
+def test_real_complaints_beside_those_words_stay_medical(query: str, intent: str, lexicon: Lexicon) -> None:
+    assert intent_of(query, lexicon) == intent
