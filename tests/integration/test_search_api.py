@@ -165,6 +165,31 @@ def test_for_a_pregnant_person_paracetamol_comes_first_and_nsaids_after_it(platf
     assert [c.product_id for c in plain.ranked[:5]] != [c.product_id for c in page.ranked[:5]]
 
 
+@pytest.mark.parametrize("q", ["感冒药", "cold and flu medicine", "嗓子疼"])
+def test_a_symptom_shows_a_choice_of_answers_not_one_answer_twice(platform: Platform, q: str) -> None:
+    """No drug named: the top answers differ in ingredients, and both kinds (Chinese and Western) appear."""
+    page = platform.container.search.search(
+        q,
+        city=platform.container.cities.get("hangzhou"),  # type: ignore[arg-type]
+        address=LatLng(**WEST_LAKE),
+        at=platform.clock.now(),
+    )
+    top = page.ranked[:5]
+    assert len({frozenset(c.inns) for c in top}) == len(top), [c.name_zh for c in top]
+    products = platform.container.search.catalog.products
+    assert len({"tcm" in products[c.product_id].categories for c in top}) == 2, [c.name_zh for c in top]
+
+
+def test_a_named_drug_keeps_its_own_products_together(platform: Platform) -> None:
+    page = platform.container.search.search(
+        "布洛芬",
+        city=platform.container.cities.get("hangzhou"),  # type: ignore[arg-type]
+        address=LatLng(**WEST_LAKE),
+        at=platform.clock.now(),
+    )
+    assert all("ibuprofen" in c.inns for c in page.ranked[:3]), [c.name_zh for c in page.ranked[:3]]
+
+
 def test_identical_packs_from_many_makers_are_one_document_and_the_page_shows_the_cheapest_few(
     platform: Platform,
 ) -> None:

@@ -42,13 +42,19 @@ class SearchParams:
     symptom_boost: float = 0.8  # the product treats the symptom the query names
     child_boost: float = 0.4  # a children's product when the query names a child
     pregnancy_boost: float = 0.6  # per step of fit (pregnancy_fit) when the query names pregnancy
+    # When no drug is named, the answers above should offer a choice: each answer already ranked
+    # costs a later one with the same ingredients, and (less) one of the same kind (traditional
+    # Chinese medicine or not), so 感冒药 shows 板蓝根 once and the paracetamol combinations too.
+    same_answer_penalty: float = 0.5
+    same_kind_penalty: float = 0.1
+    diversify_top: int = 12  # answers re-ordered this way; the rest keep their order
     relevance_step: float = 0.25  # relevance within a step counts as equal; delivery time decides
     # For a symptom (no drug named), what a person can buy now comes first: prescription products
     # keep their place in their own section but rank after the OTC answers.
     unnamed_rx_factor: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("retrieve", "candidates", "per_group", "page_size", "rx_size"):
+        for name in ("retrieve", "candidates", "per_group", "page_size", "rx_size", "diversify_top"):
             if not 1 <= getattr(self, name) <= 500:
                 raise ValueError(f"{name} must be between 1 and 500.")
         if self.relevance_step <= 0:
@@ -201,6 +207,8 @@ class SearchService:
                 score *= params.unnamed_rx_factor
             groups.append((-score, product.sku, group))
         groups.sort()
+        if not named:
+            groups = self._diversified(catalog, groups)
         ranked: list[tuple[Product, float]] = []
         for negative, _, group in groups:
             members = [catalog.products[i] for i in catalog.members[group]]
@@ -215,6 +223,40 @@ class SearchService:
             ]
         ranked.sort(key=lambda ps: -ps[1])  # stable: groups keep their order, packs cheapest first
         return ranked[: params.candidates]  # more only costs availability lookups
+
+    def _diversified(self, catalog: Catalog, groups: list[tuple[float, str, str]]) -> list[tuple[float, str, str]]:
+        """Greedy re-ranking of the top groups (maximal marginal relevance): relevance minus the
+        penalties for answers already placed above with the same ingredients or of the same kind."""
+        params = self.params
+        head, tail = groups[: params.diversify_top * 2], groups[params.diversify_top * 2 :]
+        traits = []
+        for _, _, group in head:
+            product = catalog.products[catalog.members[group][0]]
+            traits.append((frozenset(product.inns), "tcm" in product.categories))
+        answers: dict[frozenset[str], int] = {}
+        kinds: dict[bool, int] = {}
+        left = list(range(len(head)))
+        placed: list[tuple[float, str, str]] = []
+        while left and len(placed) < params.diversify_top:
+            scored = [
+                (
+                    -head[i][0]
+                    - params.same_answer_penalty * answers.get(traits[i][0], 0)
+                    - params.same_kind_penalty * kinds.get(traits[i][1], 0),
+                    -i,
+                )
+                for i in left
+            ]
+            relevance, negative_i = max(scored)
+            i = -negative_i
+            left.remove(i)
+            placed.append((-relevance, head[i][1], head[i][2]))
+            answers[traits[i][0]] = answers.get(traits[i][0], 0) + 1
+            kinds[traits[i][1]] = kinds.get(traits[i][1], 0) + 1
+        # Placed answers keep their adjusted relevance (the page orders by it); the rest follow.
+        ceiling = max((score for score, _, _ in placed), default=0.0)  # the lowest placed, negated
+        rest = sorted([head[i] for i in left] + tail)
+        return placed + [(max(score, ceiling), sku, group) for score, sku, group in rest]
 
     def _page(
         self,
