@@ -46,7 +46,8 @@ lyrics") names that thing, and does not count.
 Chest pain alone is a flag (DOMAIN: "胸痛" counts). A negation directly before a phrase cancels
 that phrase: 没有/没/无/不/未/否认/不是 or no/not/without/never/dont…, with only filler words in
 between (``没有明显胸痛``, ``i dont have any chest pain``). ``胸痛 没有发烧`` still flags, and so
-does ``没有发烧胸痛`` (the negation may belong to 发烧 only: when in doubt, flag). Question forms
+does ``没有发烧胸痛`` (the negation may belong to 发烧 only: when in doubt, flag); a negation does cover a list of
+phrases of the same flag (``没有胸闷胸痛``, ``没有胸闷或胸痛``, "no chest tightness or chest pain"). Question forms
 (``有没有胸痛``, ``是不是心梗``) are not negations. Spans listed as exceptions (``眼皮抽搐``,
 ``食物中毒``, ``跳楼价``, ``heat stroke``) never count.
 """
@@ -149,6 +150,9 @@ _ZH_FILLERS = tuple(
         reverse=True,
     )
 )
+# What joins the items of a list of complaints (胸闷胸痛, 胸闷或胸痛, "chest tightness or chest pain").
+_ZH_LIST_JOINERS = frozenset({"", "和", "或", "或者", "及", "与", "跟", "或是"})
+_EN_LIST_JOINERS = frozenset({"or", "nor", "and or"})  # a comma is gone after normalising: no joiner
 _QUESTION_BEFORE_CUE = {"没": "有", "没有": "有", "无": "有", "不是": "是"}
 _EN_CUES = frozenset(
     "no not without never denies deny denied dont doesnt didnt isnt arent wasnt havent hasnt nor neither none "
@@ -332,6 +336,18 @@ def _gate() -> _Gate:
     )
 
 
+def _same_flag(a: str, b: str) -> bool:
+    """Whether two phrases take part in rules of the same flag code (胸闷 and 胸痛: chest_pain)."""
+    codes = _codes_by_phrase()
+    return not codes.get(a, frozenset()).isdisjoint(codes.get(b, frozenset()))
+
+
+@lru_cache(maxsize=1)
+def _codes_by_phrase() -> dict[str, frozenset[str]]:
+    gate = _gate()
+    return {phrase: frozenset(gate.rules[n].code for n in found) for phrase, found in _rules_by_phrase().items()}
+
+
 def _negated_zh(text: str, start: int) -> bool:
     before = text[max(0, start - 12) : start].rstrip()
     for _ in range(5):
@@ -371,7 +387,8 @@ def _correct(word: str, gate: _Gate) -> str:
     return str(best[0]) if best else word
 
 
-def _zh_hits(compact: str, gate: _Gate) -> list[_Hit]:
+def _zh_hits(compact: str, gate: _Gate, breaks: frozenset[int] = frozenset()) -> list[_Hit]:
+    """Chinese phrase hits in ``compact`` (spaces between Chinese characters removed; ``breaks``: where they were)."""
     found: list[tuple[str, str, int, int]] = []
     for i, char in enumerate(compact):
         for phrase in gate.zh_index.get(char, ()):
@@ -398,15 +415,37 @@ def _zh_hits(compact: str, gate: _Gate) -> list[_Hit]:
     # Text that is a phrase as typed means that phrase, not a slip for one that sounds the same (吐了 is
     # not 跌了: 跌 also reads tu).
     exact = {(s, e) for phrase, typed, s, e in found if typed == phrase}
-    return [
-        _Hit(phrase, typed, s, e, weak=len(phrase) == 2 and typed != phrase)
-        for phrase, typed, s, e in found
-        if phrase not in gate.exceptions
-        and not any(xs <= s and e <= xe for xs, xe in spans)
-        and not (typed != phrase and (s, e) in exact)
-        and not _ZH_MEDIA_TAIL.match(compact, e)
-        and not _negated_zh(compact, s)
-    ]
+    kept = sorted(
+        (
+            (phrase, typed, s, e)
+            for phrase, typed, s, e in found
+            if phrase not in gate.exceptions
+            and not any(xs <= s and e <= xe for xs, xe in spans)
+            and not (typed != phrase and (s, e) in exact)
+            and not _ZH_MEDIA_TAIL.match(compact, e)
+        ),
+        key=lambda item: (item[2], item[3]),
+    )
+    # A negation covers a list of phrases of the same kind (没有胸闷胸痛, 没有胸闷或胸痛): a phrase right after a
+    # negated one, joined by nothing or by 和/或 …, is negated too when both speak of the same flag. Another
+    # complaint in between (没有发烧胸痛), or a space (没有胸闷 胸口剧痛 may be a new clause), does not carry it:
+    # when in doubt, flag.
+    denied: list[tuple[str, int]] = []  # (phrase, end) of the negated phrases, as typed
+    out = []
+    for phrase, typed, s, e in kept:
+        listed = any(
+            compact[end:s] in _ZH_LIST_JOINERS
+            and not any(end <= b <= s for b in breaks)
+            and _same_flag(phrase, earlier)
+            for earlier, end in denied
+            if end <= s
+        )
+        if listed or _negated_zh(compact, s):
+            if typed == phrase:
+                denied.append((phrase, e))
+            continue
+        out.append(_Hit(phrase, typed, s, e, weak=len(phrase) == 2 and typed != phrase))
+    return out
 
 
 def _latin_hits(text: str, gate: _Gate) -> list[_Hit]:
@@ -424,14 +463,25 @@ def _latin_hits(text: str, gate: _Gate) -> list[_Hit]:
             if i + n <= len(words) and len(glued) >= 8 and glued in gate.canonical and not _ALL_HAN.search(glued):
                 found.append((gate.canonical[glued], i, i + n))
     spans = [(s, e) for phrase, s, e in found if phrase in gate.exceptions]
-    return [
-        _Hit(phrase, " ".join(typed[s:e]), matches[s].start(), matches[e - 1].end())
-        for phrase, s, e in found
-        if phrase not in gate.exceptions
-        and not any(xs <= s and e <= xe for xs, xe in spans)
-        and not _EN_MEDIA_TAIL.match(text, matches[e - 1].end())
-        and not _negated_words(words, s)
-    ]
+    denied: list[tuple[str, int]] = []  # as in _zh_hits: "no chest tightness or chest pain" denies both
+    out = []
+    for phrase, s, e in sorted(found, key=lambda item: (item[1], item[2])):
+        if (
+            phrase in gate.exceptions
+            or any(xs <= s and e <= xe for xs, xe in spans)
+            or _EN_MEDIA_TAIL.match(text, matches[e - 1].end())
+        ):
+            continue
+        listed = any(
+            " ".join(words[end:s]) in _EN_LIST_JOINERS and _same_flag(phrase, earlier)
+            for earlier, end in denied
+            if end <= s
+        )
+        if listed or _negated_words(words, s):
+            denied.append((phrase, e))
+            continue
+        out.append(_Hit(phrase, " ".join(typed[s:e]), matches[s].start(), matches[e - 1].end()))
+    return out
 
 
 def _dose_hits(compact: str, text: str) -> list[_Hit]:
@@ -512,8 +562,12 @@ def scan_normalized(text: str) -> list[RedFlag]:
         return []
     gate = _gate()
     compact = _HAN_GAP.sub("", text)
+    breaks = frozenset(m.start() - n for n, m in enumerate(_HAN_GAP.finditer(text)))
     hits = (
-        _zh_hits(compact, gate) + _latin_hits(text, gate) + _infant_hits(compact, text) + _pattern_hits(compact, text)
+        _zh_hits(compact, gate, breaks)
+        + _latin_hits(text, gate)
+        + _infant_hits(compact, text)
+        + _pattern_hits(compact, text)
     )
     hits.sort(key=lambda h: (h.position, -h.end))
     flags: dict[str, tuple[int, int, RedFlag]] = {}  # code -> (position, -evidence parts, flag)

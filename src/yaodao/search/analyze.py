@@ -122,8 +122,12 @@ _MIN_PINYIN_RUN_SLIP = 9
 _LATE_HOUR = re.compile(
     r"(?:晚上|夜里|夜间|半夜|深夜|凌晨)\s*(?:\d{1,2}|[一二两三四五六七八九十]{1,3})\s*点|(?<!\d)(?:1[0-2]|[0-4])\s*点了"
 )
-# Delivery asked for at night, with or without a space (夜里 送, 晚上能送): the hurry of a night-time order.
-_NIGHT_DELIVERY = re.compile(r"(?:夜里|夜间|晚上|今晚|今天晚上)\s*(?:能|可以|还能|还)?\s*(?:送|配送)")
+# Delivery asked for at night, with or without a space (夜里 送, 晚上能送), and a pharmacy open at night (夜间药房,
+# 晚上还开的药店, 通宵药店): the hurry of a night-time order.
+_NIGHT_DELIVERY = re.compile(
+    r"(?:夜里|夜间|晚上|今晚|今天晚上)\s*(?:能|可以|还能|还)?\s*(?:送|配送)"
+    r"|(?:夜间|夜里|晚上|今晚|通宵|夜班|深夜)\s*(?:还|都)?\s*(?:营业|开门|开着|开)?\s*的?\s*(?:大药房|药房|药店|送药|买药)"
+)
 # Shop words for a product's style or grade: 头疼款 (a "headache" design), 发烧级 (audiophile grade).
 _STYLE_WORDS = ("款", "同款", "图案", "造型", "风格", "印花", "表情包", "配色", "级")
 # How much of a product, or which pack, at the end of a query (整箱, 24罐, 一提, 儿童装, "12 pack"): the head noun

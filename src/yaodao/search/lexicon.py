@@ -285,6 +285,7 @@ class Lexicon:
                 self._pairs[term[:2]] = (*self._pairs.get(term[:2], ()), term)
         fuzzy = TYPO_KINDS
         self._latin_vocab: dict[int, list[str]] = {}
+        self._latin_drugs: dict[int, list[str]] = {}  # the drug names among them, for two-edit slips
         self._latin_phrases: dict[int, list[str]] = {}  # multi-word terms ("sore throat") by length
         self._initials: dict[int, list[str]] = {}
         for term, entries in sorted(terms.items()):
@@ -296,6 +297,8 @@ class Lexicon:
                 continue
             if _WORD.fullmatch(term) and len(term) >= _MIN_TYPO_LATIN and not term.isdigit():
                 self._latin_vocab.setdefault(len(term), []).append(term)
+                if any(e.kind == DRUG for e in entries):
+                    self._latin_drugs.setdefault(len(term), []).append(term)
             elif " " in term and _LATIN_TERM.fullmatch(term) and len(term) >= _MIN_TYPO_PHRASE:
                 self._latin_phrases.setdefault(len(term), []).append(term)
             elif _ALL_HAN.fullmatch(term) and len(term) >= 2:
@@ -403,12 +406,14 @@ class Lexicon:
         if closest:
             return str(closest[0])
         # Long pinyin loses or swaps a whole vowel group (aomolazuo for aomeilazuo, 奥美拉唑): two edits
-        # are still specific in nine letters or more, if the first two letters agree.
+        # are still specific in nine letters or more, if the first two letters agree, and only into a drug
+        # name: everyday pinyin is two edits from a symptom word as often as not (xiongzhen, 胸针, is no
+        # xiongmen).
         if len(word) >= _MIN_TWO_EDIT_LATIN:
             wider = [
                 t
                 for n in range(len(word) - 2, len(word) + 3)
-                for t in self._latin_vocab.get(n, ())
+                for t in self._latin_drugs.get(n, ())
                 if t[:2] == word[:2]
             ]
             found = process.extractOne(word, wider, scorer=OSA.distance, score_cutoff=2)

@@ -554,3 +554,68 @@ def test_figurative_red_flag_words_and_pictures_are_not_red_flags(text: str) -> 
 )
 def test_real_poisoning_bleeding_and_trauma_still_flag_beside_those_idioms(text: str, code: str) -> None:
     assert code in codes(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "孩子抽筋了 叫没反应",
+        "小孩抽筋一直不停怎么办",
+        "女儿突然抽筋 停不下来",
+        "老人抽筋 两眼发直",
+        "爸爸抽筋翻了白眼",
+        "toddler jerking and eyes rolled back",
+        "baby twitching and not responding",
+        "宝宝抽筋了",  # a baby's 抽筋 with no limb named: a fit when in doubt
+        "8个月婴儿发烧抽筋",
+    ],
+)
+def test_a_whole_body_cramp_with_rolling_eyes_or_in_a_child_not_stopping_is_a_fit(text: str) -> None:
+    assert "seizure" in {f.code for f in detect_red_flags(text)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "宝宝腿抽筋",
+        "孩子小腿抽筋 一直不停",
+        "晚上脚抽筋",
+        "肚子抽筋了 一直不停",
+        "笑到抽筋 翻白眼",
+        "抽筋了怎么办",
+        "孩子抽筋",
+        "baby twitching in her sleep",
+    ],
+)
+def test_a_cramp_of_one_limb_or_without_fit_signs_is_no_fit(text: str) -> None:
+    assert detect_red_flags(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "没有胸闷胸痛 就是咳嗽",
+        "无胸闷或胸痛 只是头晕",
+        "没有心慌胸痛 想复查血脂",
+        "no chest tightness or chest pain, just a cough",
+    ],
+)
+def test_a_negation_covers_a_list_of_complaints_of_the_same_flag(text: str) -> None:
+    assert detect_red_flags(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "没有发烧胸痛",
+        "没有头晕胸痛",
+        "没有胸闷 但是胸痛",
+        "没有胸闷 胸口剧痛",  # a space may start a new clause: when in doubt, flag
+        "胸闷胸痛",
+        "no fever or chest pain",
+        "no cough, chest pain",
+        "no chest tightness, chest pain",
+    ],
+)
+def test_a_negation_does_not_carry_over_another_complaint(text: str) -> None:
+    assert "chest_pain" in {f.code for f in detect_red_flags(text)}

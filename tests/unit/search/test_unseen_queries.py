@@ -413,3 +413,55 @@ def test_figures_of_speech_games_clothes_sauces_and_pest_poison_are_shop_queries
 )
 def test_real_complaints_beside_those_words_stay_medical(query: str, intent: str, lexicon: Lexicon) -> None:
     assert intent_of(query, lexicon) == intent
+
+
+@pytest.mark.parametrize(
+    ("query", "intent"),
+    [
+        ("孩子抽筋 停不下来", "emergency"),  # a child's fit called 抽筋
+        ("老人抽筋 两眼发直", "emergency"),
+        ("孩子小腿抽筋 一直不停", "symptom"),  # a cramp of one limb stays a cramp
+        ("没有胸闷或胸痛 想咨询医生降压药", "consult"),  # the negation covers the list
+        ("had a headache for like 2 days", "symptom"),  # "like" is a filler, no pinyin of 立刻
+        ("anything for heartburn", "symptom"),  # "anything" is no slip for a drug brand
+        ("晚上还开的药店", "urgent_medicine"),  # a pharmacy open at night is a hurry
+        ("通宵药房 买退烧药", "urgent_medicine"),
+    ],
+)
+def test_fits_negated_lists_english_fillers_and_night_pharmacies(query: str, intent: str, lexicon: Lexicon) -> None:
+    assert intent_of(query, lexicon) == intent
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "深夜饿了 点外卖 汉堡",  # a late hour beside food is a takeaway order
+        "doc martens 短靴",  # dr/doc in a brand is no doctor
+        "护士服 cosplay",
+        "咨询 流量套餐",  # 咨询 about a phone plan is no consultation
+        "芍药 盆栽",  # a flower whose name ends in 药
+        "erding",  # 耳钉 in pinyin
+        "凌晨 叫外卖 炸鸡",
+        "丰唇 唇釉",
+    ],
+)
+def test_shop_words_beside_time_consult_and_body_words_are_shop_queries(query: str, lexicon: Lexicon) -> None:
+    assert intent_of(query, lexicon) == "non_medical"
+
+
+@pytest.mark.parametrize("query", ["xiongzhen", "xiongzhan"])
+def test_everyday_pinyin_is_not_corrected_two_edits_into_a_symptom(query: str, lexicon: Lexicon) -> None:
+    assert analyze(query, lexicon).corrections == ()
+
+
+def test_long_drug_pinyin_with_two_slips_is_still_corrected(lexicon: Lexicon) -> None:
+    assert "aomeilazuo" in {c.term for c in analyze("aomolazuo", lexicon).corrections}
+
+
+@pytest.mark.parametrize("query", ["嘴边起了好多小水泡", "嘴巴周围长了个泡", "嘴周起水泡"])
+def test_blisters_around_the_mouth_are_a_cold_sore(query: str, lexicon: Lexicon) -> None:
+    assert "cold_sore" in {s.code for s in analyze(query, lexicon).symptoms}
+
+
+def test_blisters_inside_the_mouth_stay_a_mouth_ulcer(lexicon: Lexicon) -> None:
+    assert "mouth_ulcer" in {s.code for s in analyze("舌头上起了小水泡", lexicon).symptoms}
