@@ -36,8 +36,9 @@ The phrases live in ``data/red_flags.tsv`` (its header explains the format). Mat
   one edit of a distinctive flag word (``siezure`` → ``seizure``);
 * combinations: one phrase from each group anywhere in the text (``胸闷`` + ``出冷汗``);
 * "took 20 pills" style counts of ten or more dose units (overdose), in digits or Chinese numerals (三十多片);
-* a fit going on for minutes (抽了十分钟还没停, "fitting for 10 minutes": seizure) and a whole pack finished at
-  once (孩子把一瓶退烧药喝光了: with a medicine word, overdose);
+* a fit going on for minutes (抽了十分钟还没停, "fitting for 10 minutes": seizure), a whole pack finished at
+  once (孩子把一瓶退烧药喝光了: with a medicine word, overdose) and the ribs sinking in with words between
+  (肋骨一吸一吸凹进去: with a breath word or a child, breathing difficulty or a seriously ill child);
 * English spellings of the same words: can not / cannot / cant, breath for breathe.
 
 A phrase directly followed by a picture, game or print word (车祸现场 表情包, 德国心脏病 桌游, "heart attack
@@ -96,12 +97,22 @@ _ZH_WHOLE_PACK = re.compile(
     "|(?:一|整|一整|大半|好几)(?:瓶|盒|板|排|罐)[^把将]{0,8}?(?:喝|吃|吞|服)(?:光|掉|下去)"
     "|(?:喝|吃|吞|服)(?:光|掉|下)了?(?:一|整|一整|大半|半|好几)(?:瓶|盒|板|排|罐)"
 )
+# The ribs or the chest sinking in, with words between (肋骨一吸一吸凹进去, 吸气的时候胸口往里陷): an @indrawing phrase.
+# Said of the chest or the pit of the stomach, only with a breath between (胸口凹陷 alone may be the chest's shape).
+_ZH_INDRAWING = re.compile(
+    "(?:肋骨|肋间|肋条|锁骨上窝|锁骨)[^凹陷瘪]{0,8}?(?:凹|陷|瘪)"
+    "|(?:胸口|胸骨|胸廓|心窝|胸)[^凹陷瘪]{0,6}?(?:吸|喘)[^凹陷瘪]{0,4}?(?:凹|陷|瘪)"
+)
+_INDRAWING = "肋骨凹进去"  # the @indrawing phrase an indrawing hit stands for
 _WHOLE_PACK = "吃了一整瓶"  # the @took_lots phrase a whole-pack hit stands for
 _FIT_NOT_STOPPING = "抽搐不止"  # the seizure phrase a fit-duration hit stands for
 # Words that make the red-flag phrase before them the name of a picture, a game or a print (车祸现场 表情包, 德国心脏病
-# 桌游): no one is hurt. Only what follows the phrase directly counts, with two of 现场/的/搞笑 … between at most.
+# 桌游, 车祸现场 视频合集): no one is hurt. Only what follows the phrase directly counts, with two of 现场/的/搞笑 …
+# between at most.
 _ZH_MEDIA_TAIL = re.compile(
     "(?:现场|的|版|风|主题|系列|搞笑|沙雕){0,2}(?:表情包|梗图|壁纸|头像|桌游|手办|海报|贴纸|歌词|周边|同款|图案|印花)"
+    # A scene filmed and collected (车祸现场 视频合集): the 现场 comes first, 窒息 视频 may be a parent asking how.
+    "|现场的?(?:合集|集锦|名场面|盘点|视频(?!问诊|看病|咨询|医生|通话|求助))"
 )
 _EN_MEDIA_TAIL = re.compile(
     r" (?:song|songs|lyrics|lyric|chords|karaoke|album|mv|music video|meme|memes|board game|poster)\b"
@@ -494,10 +505,12 @@ def _dose_hits(compact: str, text: str) -> list[_Hit]:
 
 
 def _pattern_hits(compact: str, text: str) -> list[_Hit]:
-    """A fit that has gone on for minutes (a seizure phrase) and a whole pack finished (a @took_lots phrase)."""
+    """A fit that has gone on for minutes (a seizure phrase), a whole pack finished (a @took_lots phrase) and the
+    chest sinking in at each breath (an @indrawing phrase)."""
     hits = [_Hit(_FIT_NOT_STOPPING, m.group(), m.start(), m.end()) for m in _ZH_FIT_GOING.finditer(compact)]
     hits += [_Hit(_FIT_NOT_STOPPING, m.group(), m.start(), m.end()) for m in _EN_FIT_GOING.finditer(text)]
     hits += [_Hit(_WHOLE_PACK, m.group(), m.start(), m.end()) for m in _ZH_WHOLE_PACK.finditer(compact)]
+    hits += [_Hit(_INDRAWING, m.group(), m.start(), m.end()) for m in _ZH_INDRAWING.finditer(compact)]
     return hits
 
 

@@ -134,7 +134,14 @@ _STYLE_WORDS = ("款", "同款", "图案", "造型", "风格", "印花", "表情
 # is the word before it.
 _QUANTITY_TAIL = re.compile(
     r"(?:\s*(?:整箱|一箱|整件|一件|整提|一提|箱装|罐装|瓶装|袋装|整盒|包邮|批发|(?:儿童|成人|家庭|旅行|便携|小|大)装|"
-    r"\d+\s*(?:罐|瓶|箱|袋|包|听|支|个|斤|公斤|kg|ml|l|pack|packs|cans|bottles)|multipack))+$"
+    r"\d+\s*(?:罐|瓶|箱|袋|包|听|支|个|斤|公斤|kg|ml|l|pack|packs|cans|bottles)|multipack"
+    # Who the product is for, after the head noun (穿搭 男, 卫衣 女款): the head noun is the word before.
+    r"|男|女|男款|女款|男士|女士|男生|女生|男童|女童|男女通用))+$"
+)
+# A show by its season or episode (burn notice season 1, s02e05, 第二季, 第3集): the season is the head noun.
+_EPISODE_TAIL = re.compile(
+    r"(?:\b(?:season|seasons|episode|episodes|ep|series)\s*\d{1,3}|\bs\d{1,2}\s*e\d{1,3}"
+    r"|第\s*(?:\d{1,3}|[一二三四五六七八九十]{1,3})\s*[季集部])(?:\s*(?:episode|ep|e)?\s*\d{1,3}|\s*第?\s*\d{1,3}\s*集)?$"
 )
 _SITE_GAP = 5  # characters between a site word and the complaint it makes specific (嘴唇上长了个小水泡)
 
@@ -321,8 +328,11 @@ def _inside_word(start: int, end: int, words: list[tuple[int, int]]) -> bool:
 
 def _head_is_non_medical(text: str, matches: list[TermMatch]) -> bool:
     """Whether the query's head noun is a shop word: its last word, or in English the last word before
-    "for"/"with" ("eye mask for sleeping", "cold brew coffee", "发烧友 耳机")."""
+    "for"/"with" ("eye mask for sleeping", "cold brew coffee", "发烧友 耳机"); a show's season or episode
+    ("burn notice season 1", "第二季") is the head noun whatever comes before."""
     end = len(text)
+    if _EPISODE_TAIL.search(text):
+        return True
     if text.isascii() and (cut := re.search(r" (?:for|with|in|from) ", text)):
         end = cut.start()
     elif tail := _QUANTITY_TAIL.search(text):
@@ -510,6 +520,9 @@ def analyze(query: str, lexicon: Lexicon) -> Analysis:
         symptoms.setdefault(_FEVER, SymptomHit(_FEVER, temperature.group()))
     if late := _LATE_HOUR.search(text) or _NIGHT_DELIVERY.search(text):
         by_kind[URGENCY].append(late.group())
+    if episode := _EPISODE_TAIL.search(text):
+        # "fever pitch s01e02": a show's episode is what is sought, whatever its title says.
+        by_kind[NON_MEDICAL].append(episode.group().strip())
     if not drugs and (stem := _DRUG_STEM.search(text)):
         by_kind[MEDICAL].append(stem.group())
     persons = by_kind[PERSON] + _ages(text)

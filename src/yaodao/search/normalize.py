@@ -10,7 +10,9 @@ index and the safety rules only ever see that form:
 3. lower case; Latin accents and pinyin tone marks are stripped (``bùluòfēn`` → ``buluofen``,
    ``ü`` → ``v`` as pinyin keyboards type it);
 4. Traditional → Simplified with OpenCC ``t2s`` (``撲熱息痛`` → ``扑热息痛``), built once;
-5. emoji, symbols and punctuation become spaces; apostrophes vanish (``can't`` → ``cant``) and a
+5. Chinese typed one character at a time, three characters or more, joins into words (``头 疼 ， 发 烧`` →
+   ``头疼 发烧``; two, ``药 急``, may be two words and stay apart);
+   emoji, symbols and punctuation become spaces; apostrophes vanish (``can't`` → ``cant``) and a
    dot between digits stays (``0.3g``);
 6. runs of spaces collapse, and the result is capped at :data:`MAX_CHARS` characters.
 
@@ -45,6 +47,36 @@ _HAS_HAN = re.compile("[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 _HAS_ACCENT = re.compile("[\u00c0-\u024f\u1e00-\u1eff\u0300-\u036f]")
 
 
+# Chinese typed one character at a time (头 疼 ， 发 烧): three or more characters that each stand alone, between
+# spaces or punctuation. Spaces join them into words; punctuation still parts them (头疼 发烧).
+_HAN_CHAR = "[\u3400-\u9fff\uf900-\ufaff]"
+_LONE_HAN_RUN = re.compile(f"(?<!\\w){_HAN_CHAR}(?:[^\\w]+{_HAN_CHAR}(?!\\w))+")
+_MIN_LONE_RUN = 3  # characters
+_HAN_SEPARATOR = re.compile(f"(?<={_HAN_CHAR})([^\\w]+)(?={_HAN_CHAR})")
+
+
+def _join_lone_han(match: re.Match[str]) -> str:
+    """One run of lone characters as words: joined across spaces, parted at punctuation; a part of one character
+    left alone is joined to its lone neighbours too, so that normalising again changes nothing."""
+    parts = _HAN_SEPARATOR.split(match.group())
+    if len(parts) < 2 * _MIN_LONE_RUN - 1:
+        # Two characters apart (药 急, 急 药) are as often two words as one word spaced out: left as typed.
+        return match.group()
+    groups: list[str] = [parts[0]]
+    for separator, char in zip(parts[1::2], parts[2::2], strict=True):
+        if separator.isspace():
+            groups[-1] += char
+        else:
+            groups.append(char)
+    merged: list[str] = []
+    for group in groups:
+        if merged and len(group) == 1 and len(merged[-1]) == 1:
+            merged[-1] += group
+        else:
+            merged.append(group)
+    return " ".join(merged)
+
+
 @lru_cache(maxsize=1)
 def _t2s() -> OpenCC:
     # Loading the dictionaries takes ~0.1 s: once per process, on first use.
@@ -74,6 +106,8 @@ def normalize(text: str) -> str:
         with contextlib.suppress(Exception):
             text = _t2s().convert(text)
     text = _APOSTROPHES.sub("", text)
+    if _HAS_HAN.search(text):
+        text = _LONE_HAN_RUN.sub(_join_lone_han, text)
     text = _NOT_WORD.sub(" ", text)
     text = _SPACES.sub(" ", text).strip()
     if len(text) > MAX_CHARS:

@@ -619,3 +619,52 @@ def test_a_negation_covers_a_list_of_complaints_of_the_same_flag(text: str) -> N
 )
 def test_a_negation_does_not_carry_over_another_complaint(text: str) -> None:
     assert "chest_pain" in {f.code for f in detect_red_flags(text)}
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("宝宝呼吸好急 一直哼哼", "sick_child"),
+        ("小孩喘得很急", "sick_child"),
+        ("女儿呼吸特别快", "sick_child"),
+        ("宝宝吸气的时候肋骨凹下去", "breathing"),
+        ("儿子肋骨一吸一吸地往里陷", "sick_child"),
+        ("孩子胸口一吸气就凹进去", "breathing"),
+        ("宝宝鼻翼扇动", "breathing"),
+        ("医生说有三凹征", "breathing"),
+        ("my toddler has chest indrawing", "breathing"),
+        ("baby's ribs sucking in when breathing", "breathing"),
+        ("nasal flaring in my son", "breathing"),
+        ("my kid is breathing really fast", "sick_child"),
+    ],
+)
+def test_fast_breathing_and_chest_indrawing_are_breathing_difficulty(text: str, code: str) -> None:
+    # WHO IMCI: fast breathing or chest indrawing in a child is a seriously ill child; indrawing is breathing
+    # difficulty at any age.
+    assert code in {f.code for f in detect_red_flags(text)}
+
+
+@pytest.mark.parametrize("text", ["胸口凹陷 漏斗胸", "宝宝肋骨外翻", "吸气收腹 肚子凹进去", "呼吸很急"])
+def test_the_shape_of_the_chest_alone_is_no_indrawing(text: str) -> None:
+    assert detect_red_flags(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "让人窒息的颜值",
+        "美到窒息的风景壁纸",
+        "令人窒息的穿搭",
+        "翻唱车祸现场",
+        "开口车祸 搞笑",
+        "选秀车祸现场 视频",
+        "车祸现场集锦",
+    ],
+)
+def test_breathtaking_idioms_and_filmed_crash_scenes_are_no_patient(text: str) -> None:
+    assert detect_red_flags(text) == []
+
+
+@pytest.mark.parametrize("text", ["宝宝窒息了", "孩子窒息 视频通话", "出车祸了 视频问诊", "车祸 腿出血", "窒息 视频"])
+def test_real_choking_and_crashes_beside_those_words_still_flag(text: str) -> None:
+    assert detect_red_flags(text) != []

@@ -465,3 +465,81 @@ def test_blisters_around_the_mouth_are_a_cold_sore(query: str, lexicon: Lexicon)
 
 def test_blisters_inside_the_mouth_stay_a_mouth_ulcer(lexicon: Lexicon) -> None:
     assert "mouth_ulcer" in {s.code for s in analyze("舌头上起了小水泡", lexicon).symptoms}
+
+
+@pytest.mark.parametrize(
+    ("query", "codes"),
+    [
+        ("肚 子 疼 ， 拉 肚 子", {"abdominal_pain", "diarrhoea"}),
+        ("嗓 子 疼、咳 嗽", {"sore_throat", "cough"}),
+        ("宝 宝 发 烧", {"fever"}),
+        ("流 鼻 涕 怎 么 办", {"runny_nose"}),
+    ],
+)
+def test_chinese_typed_one_character_at_a_time_reads_as_words(query: str, codes: set[str], lexicon: Lexicon) -> None:
+    assert codes <= {s.code for s in analyze(query, lexicon).symptoms}
+
+
+@pytest.mark.parametrize("query", ["药 急", "急 药 送到小区"])
+def test_two_lone_characters_stay_two_words(query: str, lexicon: Lexicon) -> None:
+    assert intent_of(query, lexicon) == "urgent_medicine"
+
+
+@pytest.mark.parametrize(
+    "query", ["昨天闪了腰 起不来", "腰扭了 贴什么膏药", "打羽毛球扭到腰", "threw my back out lifting a box"]
+)
+def test_a_wrenched_back_is_a_sprain(query: str, lexicon: Lexicon) -> None:
+    assert "sprain" in {s.code for s in analyze(query, lexicon).symptoms}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "让人窒息的颜值 壁纸",
+        "翻唱车祸现场 合集",
+        "the walking dead season 3",
+        "fever pitch s01e02",
+        "咳嗽的小丑 第二季",
+        "小个子 穿搭 女",
+        "感冒灵 配色 穿搭 男生",
+        "summer outfit ideas",
+        "minimalist wardrobe",
+        "自发热护腰",
+        "自热米饭 整箱",
+        "发热鞋垫 男",
+    ],
+)
+def test_idioms_shows_outfits_and_self_heating_goods_are_shop_queries(query: str, lexicon: Lexicon) -> None:
+    assert intent_of(query, lexicon) == "non_medical"
+
+
+@pytest.mark.parametrize(
+    ("query", "intent"),
+    [
+        ("flu season", "symptom"),  # a season with no number is no show
+        ("宝宝 发热 怎么办", "symptom"),
+        ("布洛芬 男", "drug"),
+        ("孩子喘得很急 鼻翼一张一张", "emergency"),
+        ("宝宝吸气时肋骨往里凹", "emergency"),
+    ],
+)
+def test_real_complaints_beside_show_fashion_and_breathing_words_stay_medical(
+    query: str, intent: str, lexicon: Lexicon
+) -> None:
+    assert intent_of(query, lexicon) == intent
+
+
+@pytest.mark.parametrize(
+    ("query", "normalized"),
+    [
+        ("头 疼 ， 发 烧", "头疼 发烧"),
+        ("咳、嗽、痰", "咳嗽 痰"),
+        ("胃 疼 ， 想 吐 ， 拉", "胃疼 想吐 拉"),
+        ("药 急", "药 急"),
+    ],
+)
+def test_lone_characters_join_into_words_and_normalising_again_changes_nothing(query: str, normalized: str) -> None:
+    from yaodao.search.normalize import normalize
+
+    assert normalize(query) == normalized
+    assert normalize(normalized) == normalized
