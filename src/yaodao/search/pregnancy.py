@@ -9,8 +9,9 @@ ingredients the guidance is general and kept here:
   and glycerol suppositories for constipation; clotrimazole and miconazole for vaginal thrush;
   calamine for itching; antacids (aluminium hydroxide, hydrotalcite) for heartburn; sodium
   hyaluronate eye drops; folic acid.
-  Sources: NHS "Medicines in pregnancy" pages (paracetamol, constipation, thrush, heartburn), and
-  the Chinese pharmacopoeia's labels for these products, none of which lists pregnancy.
+  Sources: the NHS guidance on medicines in pregnancy (its paracetamol, constipation, thrush and
+  heartburn pages). A product's own label still wins: one that says 孕妇禁用 is avoided whatever
+  its ingredients.
 * Avoided: NSAIDs (ibuprofen, diclofenac, aspirin at analgesic doses; FDA 2020 warning from 20
   weeks), loperamide, decongestants (pseudoephedrine, phenylephrine), and codeine.
 
