@@ -18,6 +18,7 @@ from support import PASSWORD, Platform
 from yaodao.accounts.model import Role, User
 from yaodao.accounts.policy import Actor
 from yaodao.adapters.db import tables as t
+from yaodao.bootstrap import Container
 from yaodao.kernel.ids import new_id
 from yaodao.ordering import services as ordering
 from yaodao.ordering.interactions import FixtureSource
@@ -89,17 +90,23 @@ def paid_order(platform: Platform, *, rx: bool = False, quantity: int = 1) -> tu
         lines=(line,), location=NEAR, address_text="北山街1号", pharmacy_id=shop.pharmacy_id, rx_risk_acknowledged=rx
     )
     order = ordering.checkout(uow=platform.container.uow(), actor=buyer, request=request, ctx=context(platform))
-    with platform.container.uow() as uow:  # as a verified wallet notification does (payments.services)
-        found = uow.orders.get(order.id)
+    mark_paid(platform.container, order.id)
+    platform.container.relay.drain()
+    return order.id, buyer
+
+
+def mark_paid(container: Container, order_id: str) -> None:
+    """Record the order paid and its events in the outbox, as a verified wallet notification does
+    (payments.services); relaying them is left to the caller."""
+    with container.uow() as uow:
+        found = uow.orders.get(order_id)
         assert found is not None
         before, now = found.version, uow.clock.now()
-        found.mark_paid(f"test-{order.id}", found.price.total_fen, now)
+        found.mark_paid(f"test-{order_id}", found.price.total_fen, now)
         uow.orders.save(found, before, now)
         for event in found.events:
             uow.emit(event)
         uow.commit()
-    platform.container.relay.drain()
-    return order.id, buyer
 
 
 def pharmacy_staff(platform: Platform, role: Role = Role.STORE_STAFF) -> Actor:

@@ -41,6 +41,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def server_env(tmp_path: Path, port: int, wallet_port: int) -> dict[str, str]:
+    """The environment for a real `yaodao run` in ``tmp_path``: its own SQLite file, port and sandbox wallet."""
+    return {
+        **os.environ,
+        "YAODAO_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'yaodao.db'}",
+        "YAODAO_PORT": str(port),
+        "YAODAO_WALLET_GATEWAY_URL": f"http://127.0.0.1:{wallet_port}/gateway.do",
+        "YAODAO_WALLET_DATA_DIR": str(tmp_path / "var" / "wallet-sandbox"),
+    }
+
+
 def admin_conninfo(url: str) -> str:
     parsed = make_url(url)
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)

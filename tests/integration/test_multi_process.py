@@ -20,10 +20,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select
 
-from courier_support import context
+from courier_support import context, mark_paid
 from factories import WEST_LAKE, pharmacy_body, product_body, ref
 from shop import NEAR, make_patients, make_shop
-from support import Platform, free_port
+from support import Platform, free_port, server_env
 from yaodao.accounts.model import Role
 from yaodao.adapters.db import tables as t
 from yaodao.adapters.db.follower import OutboxFollower
@@ -115,15 +115,7 @@ def test_a_work_handler_runs_once_across_two_relays(platform: Platform, second: 
     seen: list[tuple[str, str]] = []
     a.bus.subscribe("ordering.order_paid", lambda m: seen.append(("a", m["event_id"])))
     second.bus.subscribe("ordering.order_paid", lambda m: seen.append(("b", m["event_id"])))
-    with a.uow() as uow:
-        found = uow.orders.get(order.id)
-        assert found is not None
-        before, now = found.version, uow.clock.now()
-        found.mark_paid(f"test-{order.id}", found.price.total_fen, now)
-        uow.orders.save(found, before, now)
-        for event in found.events:
-            uow.emit(event)
-        uow.commit()
+    mark_paid(a, order.id)
     barrier = threading.Barrier(2)
     published: list[int] = []
 
@@ -370,14 +362,8 @@ def _children(pid: int) -> list[int]:
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="finds the answering process through /proc")
 def test_run_with_two_workers_serves_from_both_processes(tmp_path: Path) -> None:
-    port, wallet_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "YAODAO_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'yaodao.db'}",
-        "YAODAO_PORT": str(port),
-        "YAODAO_WALLET_GATEWAY_URL": f"http://127.0.0.1:{wallet_port}/gateway.do",
-        "YAODAO_WALLET_DATA_DIR": str(tmp_path / "var" / "wallet-sandbox"),
-    }
+    port = free_port()
+    env = server_env(tmp_path, port, free_port())
     log = tmp_path / "server.log"
     with log.open("wb") as out:
         server = subprocess.Popen(

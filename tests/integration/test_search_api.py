@@ -7,6 +7,7 @@ import pytest
 from factories import WEST_LAKE
 from support import Platform
 from yaodao.kernel.geo import LatLng
+from yaodao.search.landing import LandingPage
 from yaodao.search.pregnancy import pregnancy_fit
 
 AT = "2026-11-25T14:00:00+08:00"
@@ -17,6 +18,13 @@ def _search(p: Platform, q: str, **params: object) -> dict:  # type: ignore[type
     answer = p.client.get("/api/search", params={"q": q, **WEST_LAKE, "at": AT, **params})
     assert answer.status_code == 200, answer.text
     return answer.json()  # type: ignore[no-any-return]
+
+
+def _page(p: Platform, q: str) -> LandingPage:
+    """The landing page in-process, at West Lake now."""
+    city = p.container.cities.get("hangzhou")
+    assert city is not None
+    return p.container.search.search(q, city=city, address=LatLng(**WEST_LAKE), at=p.clock.now())
 
 
 def test_urgent_medicine_offers_otc_products_deliverable_within_30_minutes(platform: Platform) -> None:
@@ -132,12 +140,7 @@ def test_invalid_utf8_and_oversized_input_get_a_4xx(platform: Platform) -> None:
 
 def test_for_a_symptom_otc_answers_rank_before_prescription_products(platform: Platform) -> None:
     """过敏 names no drug: what can be bought now (antihistamines) comes before Rx (montelukast)."""
-    page = platform.container.search.search(
-        "过敏",
-        city=platform.container.cities.get("hangzhou"),  # type: ignore[arg-type]
-        address=LatLng(**WEST_LAKE),
-        at=platform.clock.now(),
-    )
+    page = _page(platform, "过敏")
     top = page.ranked[:5]
     assert top
     assert all(card.drug_class != "rx" for card in top)
@@ -146,34 +149,19 @@ def test_for_a_symptom_otc_answers_rank_before_prescription_products(platform: P
 
 @pytest.mark.parametrize("q", ["孕妇感冒", "怀孕了 发烧", "pregnant headache"])
 def test_for_a_pregnant_person_paracetamol_comes_first_and_nsaids_after_it(platform: Platform, q: str) -> None:
-    page = platform.container.search.search(
-        q,
-        city=platform.container.cities.get("hangzhou"),  # type: ignore[arg-type]
-        address=LatLng(**WEST_LAKE),
-        at=platform.clock.now(),
-    )
+    page = _page(platform, q)
     fits = [pregnancy_fit(platform.container.search.catalog.products[c.product_id]) for c in page.ranked]
     assert "paracetamol" in page.ranked[0].inns, [c.inns for c in page.ranked[:5]]
     assert -1 not in fits[: fits.index(1) + 1]  # nothing to avoid before the first preferred answer
     # Without pregnancy in the query, the same symptom ranks on relevance alone.
-    plain = platform.container.search.search(
-        q.replace("孕妇", "").replace("怀孕了", "").replace("pregnant", ""),
-        city=platform.container.cities.get("hangzhou"),  # type: ignore[arg-type]
-        address=LatLng(**WEST_LAKE),
-        at=platform.clock.now(),
-    )
+    plain = _page(platform, q.replace("孕妇", "").replace("怀孕了", "").replace("pregnant", ""))
     assert [c.product_id for c in plain.ranked[:5]] != [c.product_id for c in page.ranked[:5]]
 
 
 @pytest.mark.parametrize("q", ["感冒药", "cold and flu medicine", "嗓子疼"])
 def test_a_symptom_shows_a_choice_of_answers_not_one_answer_twice(platform: Platform, q: str) -> None:
     """No drug named: the top answers differ in ingredients, and both kinds (Chinese and Western) appear."""
-    page = platform.container.search.search(
-        q,
-        city=platform.container.cities.get("hangzhou"),  # type: ignore[arg-type]
-        address=LatLng(**WEST_LAKE),
-        at=platform.clock.now(),
-    )
+    page = _page(platform, q)
     top = page.ranked[:5]
     assert len({frozenset(c.inns) for c in top}) == len(top), [c.name_zh for c in top]
     products = platform.container.search.catalog.products
@@ -181,12 +169,7 @@ def test_a_symptom_shows_a_choice_of_answers_not_one_answer_twice(platform: Plat
 
 
 def test_a_named_drug_keeps_its_own_products_together(platform: Platform) -> None:
-    page = platform.container.search.search(
-        "布洛芬",
-        city=platform.container.cities.get("hangzhou"),  # type: ignore[arg-type]
-        address=LatLng(**WEST_LAKE),
-        at=platform.clock.now(),
-    )
+    page = _page(platform, "布洛芬")
     assert all("ibuprofen" in c.inns for c in page.ranked[:3]), [c.name_zh for c in page.ranked[:3]]
 
 
@@ -217,11 +200,6 @@ def test_identical_packs_from_many_makers_are_one_document_and_the_page_shows_th
     catalog = platform.container.search.catalog
     groups = {catalog.group_of[f"{p.id}"] for p in catalog.products.values() if p.sku.startswith(f"grp-{tag}")}
     assert len(groups) == 1
-    page = platform.container.search.search(
-        f"ibuprofen granules {tag}",
-        city=platform.container.cities.get("hangzhou"),  # type: ignore[arg-type]
-        address=LatLng(**WEST_LAKE),
-        at=platform.clock.now(),
-    )
+    page = _page(platform, f"ibuprofen granules {tag}")
     ours = [c for c in page.ranked if c.sku.startswith(f"grp-{tag}")]
     assert [c.price_fen for c in ours] == sorted(prices)[:4]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -11,19 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from support import free_port
+from support import free_port, server_env
 
 
 @pytest.mark.slow
 def test_run_serves_the_pilot_city_within_60_seconds(tmp_path: Path) -> None:
     port, wallet_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "YAODAO_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'yaodao.db'}",
-        "YAODAO_PORT": str(port),
-        "YAODAO_WALLET_GATEWAY_URL": f"http://127.0.0.1:{wallet_port}/gateway.do",
-        "YAODAO_WALLET_DATA_DIR": str(tmp_path / "var" / "wallet-sandbox"),
-    }
+    env = server_env(tmp_path, port, wallet_port)
     log = tmp_path / "server.log"
     started = time.monotonic()
     with log.open("wb") as out:

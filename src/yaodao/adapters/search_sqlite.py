@@ -14,13 +14,12 @@ quotes doubled: FTS5 reads ``NEAR(``, ``OR``, ``*`` or ``:`` inside a phrase as 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, text
 
-from yaodao.adapters.db.engine import READ_ONLY
+from yaodao.adapters.db.engine import read_only_connection
 from yaodao.search.index import (
     PREFIX_WEIGHT,
     SUBSTRING_WEIGHT,
@@ -87,7 +86,7 @@ class SqliteSearchIndex:
         plan = plan_query(terms)
         if not plan or limit <= 0:
             return []
-        with self._reading() as conn:  # one read transaction: the statistics and the hits agree
+        with read_only_connection(self._engine) as conn:  # one read transaction: the statistics and the hits agree
             rows = conn.execute(_STATS, {"terms": list(plan.terms)}).all()
             known = {str(term): int(doc) for term, doc in rows if term is not None}
             documents = next(int(doc) for term, doc in rows if term is None)
@@ -124,19 +123,9 @@ class SqliteSearchIndex:
         return [Hit(product_id=str(r[0]), score=float(r[1])) for r in found]
 
     def count(self) -> int:
-        with self._reading() as conn:
+        with read_only_connection(self._engine) as conn:
             return int(conn.execute(text("SELECT count(*) FROM product_search_docs")).scalar_one())
 
     def ids(self) -> set[str]:
-        with self._reading() as conn:
+        with read_only_connection(self._engine) as conn:
             return {str(i) for i in conn.execute(text("SELECT product_id FROM product_search_docs")).scalars()}
-
-    @contextmanager
-    def _reading(self) -> Iterator[Connection]:
-        # Plain BEGIN, not BEGIN IMMEDIATE: searches must not queue behind writers (see engine.py).
-        with self._engine.connect() as conn:
-            conn.info[READ_ONLY] = True
-            try:
-                yield conn
-            finally:
-                conn.info.pop(READ_ONLY, None)

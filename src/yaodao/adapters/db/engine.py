@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import select
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 
 READ_ONLY = "yaodao.read_only"
+
+
+@contextmanager
+def read_only_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection whose transactions only read: on SQLite a plain BEGIN, not BEGIN IMMEDIATE, so it
+    neither waits for nor holds up a writer. Its transaction is rolled back when it closes."""
+    with engine.connect() as conn:
+        conn.info[READ_ONLY] = True
+        try:
+            yield conn
+            conn.rollback()
+        finally:
+            conn.info.pop(READ_ONLY, None)
 
 
 def is_sqlite(url: str) -> bool:

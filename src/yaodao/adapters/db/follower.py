@@ -33,8 +33,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +41,7 @@ import structlog
 from sqlalchemy import Connection, Engine, RowMapping, func, select, text
 
 from yaodao.adapters.db import tables as t
-from yaodao.adapters.db.engine import READ_ONLY
+from yaodao.adapters.db.engine import read_only_connection
 from yaodao.messagebus import MessageBus
 
 log = structlog.get_logger(__name__)
@@ -125,7 +124,7 @@ class OutboxFollower:
         total = 0
         while True:
             assert self._cursor is not None
-            with self._reading() as conn:
+            with read_only_connection(self._engine) as conn:
                 top, xmin, xmax = self._bounds(conn, snapshot=bool(self._holes))
                 if top - self._cursor > self._max_lag:
                     behind = top - self._cursor
@@ -186,7 +185,7 @@ class OutboxFollower:
         self._on_lost()
 
     def _place_at_end(self) -> None:
-        with self._reading() as conn:
+        with read_only_connection(self._engine) as conn:
             top, _, _ = self._bounds(conn, snapshot=False)
             low = max(top - self._window, 0)
             window = select(t.outbox.c.id).where(t.outbox.c.id > low, t.outbox.c.id <= top)
@@ -211,17 +210,6 @@ class OutboxFollower:
             .order_by(t.outbox.c.id)
         )
         return conn.execute(stmt if limit is None else stmt.limit(limit)).mappings().all()
-
-    @contextmanager
-    def _reading(self) -> Iterator[Connection]:
-        """A read-only connection (plain BEGIN on SQLite, so writers are not held up), closed on exit."""
-        with self._engine.connect() as conn:
-            conn.info[READ_ONLY] = True
-            try:
-                yield conn
-                conn.rollback()
-            finally:
-                conn.info.pop(READ_ONLY, None)
 
     def _broadcast(self, rows: Sequence[RowMapping]) -> None:
         # Outside any transaction: a cache handler may write (the search reindex), and SQLite has one writer.

@@ -22,7 +22,7 @@ import structlog
 from sqlalchemy import Connection, Engine, RowMapping, select, update
 
 from yaodao.adapters.db import tables as t
-from yaodao.adapters.db.engine import READ_ONLY
+from yaodao.adapters.db.engine import read_only_connection
 from yaodao.adapters.db.follower import OutboxFollower
 from yaodao.adapters.db.leases import Leases
 from yaodao.kernel.clock import Clock
@@ -88,13 +88,8 @@ class OutboxRelay:
             return len(rows)
         # SQLite has one writer: a handler that writes (the search reindex) must not wait on a
         # transaction held open around it. Read, publish outside any transaction, then mark.
-        with self._engine.connect() as conn:
-            conn.info[READ_ONLY] = True
-            try:
-                rows = conn.execute(stmt).mappings().all()
-                conn.rollback()
-            finally:
-                conn.info.pop(READ_ONLY, None)
+        with read_only_connection(self._engine) as conn:
+            rows = conn.execute(stmt).mappings().all()
         self._publish(rows)
         with self._engine.begin() as conn:
             self._mark(conn, rows)
